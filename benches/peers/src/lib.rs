@@ -1,0 +1,1 @@
+//! Holds only the `peers` benchmark; see `benches/peers.rs`.

@@ -1,0 +1,63 @@
+//! # TraceLite
+//!
+//! Distributed tracing for Rust services that runs on one laptop and grows
+//! to a fleet: an OpenTelemetry-shaped tracer, context that follows
+//! `.await`, and a waterfall in your terminal the moment a request ends.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use tracelite::{ConsoleExporter, Resource, SimpleSpanProcessor, SpanKind, TracerProvider};
+//!
+//! let provider = TracerProvider::builder()
+//!     .with_resource(Resource::new([("service.name", "my-api")]))
+//!     .with_processor(SimpleSpanProcessor::new(ConsoleExporter::default()))
+//!     .build();
+//! let tracer = provider.tracer("my-api");
+//!
+//! let span = tracer.span("GET /users").kind(SpanKind::Server).start();
+//! let _active = span.enter();                          // current until dropped
+//! span.set_attribute("http.method", "GET");
+//! {
+//!     let db = tracer.span("fetch_from_db").start();   // child of the current span
+//!     db.set_attribute("db.system", "postgresql");
+//! }                                                      // ends on drop
+//! span.set_attribute("http.status_code", 200);
+//! ```
+//!
+//! When the root span ends, the console exporter prints its trace:
+//!
+//! ```text
+//! trace 4bf92f3577b34da6a3ce929d0e0e4736 · 2 spans · 245ms
+//! my-api › GET /users        245ms  ████████████████████████████
+//! my-api ›   fetch_from_db   172ms      ████████████████████
+//! ```
+//!
+//! ## The pieces
+//!
+//! - [`TracerProvider`] holds the configuration ([`Resource`], [`Sampler`],
+//!   [`SpanLimits`], [`SpanProcessor`]s) and makes [`Tracer`]s.
+//! - A [`Tracer`] starts [`Span`]s through a [`SpanBuilder`]; a span records
+//!   attributes, events, links and a [`Status`], and becomes a [`SpanData`]
+//!   record when it ends.
+//! - The current [`Context`] decides a new span's parent. [`Span::enter`]
+//!   sets it for a scope; [`FutureExt`] carries it across `.await` and into
+//!   `tokio::spawn`.
+//! - Processors hand finished spans to exporters: [`SimpleSpanProcessor`]
+//!   with [`ConsoleExporter`] or [`InMemoryExporter`].
+//! - [`global`] holds a process-wide provider for code that cannot be
+//!   handed one: [`tracelite::tracer`](tracer()).
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod diagnostics;
+pub mod export;
+pub mod render;
+pub mod trace;
+
+pub use export::{
+    ConsoleExporter, ConsoleExporterBuilder, InMemoryExporter, SimpleSpanProcessor, SpanExporter,
+};
+pub use trace::global::{self, tracer};
+pub use trace::*;

@@ -1,0 +1,39 @@
+//! The tracer: ids, contexts, spans, providers, samplers and the processor
+//! interface. This module depends on nothing else in the crate; everything
+//! else builds on it.
+
+pub(crate) mod attribute;
+pub mod clock;
+mod context;
+mod future;
+pub mod global;
+mod id;
+mod limits;
+mod processor;
+mod provider;
+mod resource;
+mod sampler;
+mod scope;
+mod span;
+mod span_context;
+mod span_data;
+mod trace_state;
+mod tracer;
+
+pub use attribute::{Array, Key, KeyValue, StringValue, Value};
+pub use context::{Context, ContextGuard};
+pub use future::{FutureExt, Instrumented};
+pub use id::{IdGenerator, IdParseError, RandomIdGenerator, SpanId, TraceId};
+pub use limits::SpanLimits;
+pub use processor::{ExportError, SpanProcessor};
+pub use provider::{TracerProvider, TracerProviderBuilder};
+pub use resource::Resource;
+pub use sampler::{
+    AlwaysOff, AlwaysOn, Sampler, SamplingDecision, SamplingParameters, SamplingResult,
+};
+pub use scope::{InstrumentationScope, ScopeBuilder};
+pub use span::Span;
+pub use span_context::{SpanContext, TraceFlags};
+pub use span_data::{Event, Link, SpanData, SpanKind, Status};
+pub use trace_state::{TraceState, TraceStateError};
+pub use tracer::{SpanBuilder, Tracer};

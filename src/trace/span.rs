@@ -1,0 +1,472 @@
+//! The live span: owned by one task, changed without locks, ended once.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::time::{Instant, SystemTime};
+
+use super::{
+    clock, Context, ContextGuard, Event, Key, KeyValue, Link, SpanContext, SpanData, SpanId,
+    SpanKind, SpanLimits, Status, Tracer, Value,
+};
+
+/// An operation being timed: started by a [`Tracer`], ended once by
+/// [`end`](Span::end) or by being dropped.
+///
+/// A span belongs to one task at a time: it is `Send` but not `Sync`, and its
+/// methods take `&self` and change it without locks. A span that is not
+/// recording (dropped by the sampler, or from a no-op provider) is only a
+/// [`SpanContext`]; every method on it does nothing, cheaply, and it still
+/// propagates.
+///
+/// ```
+/// use tracelite::{InMemoryExporter, SimpleSpanProcessor, Status, TracerProvider};
+///
+/// let exporter = InMemoryExporter::default();
+/// let provider = TracerProvider::builder()
+///     .with_processor(SimpleSpanProcessor::new(exporter.clone()))
+///     .build();
+/// let tracer = provider.tracer("shop");
+///
+/// let span = tracer.start("checkout");
+/// span.set_attribute("cart.items", 3);
+/// span.add_event("payment.authorized", [("amount", 42.5)]);
+/// span.set_status(Status::Ok);
+/// span.end();
+///
+/// let data = &exporter.finished_spans()[0];
+/// assert_eq!(data.attribute("cart.items"), Some(&3.into()));
+/// assert_eq!(data.events[0].name, "payment.authorized");
+/// assert_eq!(data.status, Status::Ok);
+/// ```
+pub struct Span {
+    context: SpanContext,
+    record: RefCell<Option<Recording>>,
+}
+
+/// The mutable state of a recording span; taken out exactly once at end.
+pub(crate) struct Recording {
+    tracer: Tracer,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    /// Set when the start time came from the clock: the end time is then
+    /// `start_time + elapsed`, monotonic.
+    start_instant: Option<Instant>,
+    start_time: SystemTime,
+    attributes: Vec<KeyValue>,
+    dropped_attributes_count: u32,
+    events: Vec<Event>,
+    dropped_events_count: u32,
+    links: Vec<Link>,
+    dropped_links_count: u32,
+    status: Status,
+}
+
+impl Recording {
+    pub(crate) fn new(
+        tracer: Tracer,
+        name: Cow<'static, str>,
+        kind: SpanKind,
+        parent_span_id: SpanId,
+        parent_is_remote: bool,
+        start_instant: Option<Instant>,
+        start_time: SystemTime,
+    ) -> Recording {
+        Recording {
+            tracer,
+            name,
+            kind,
+            parent_span_id,
+            parent_is_remote,
+            start_instant,
+            start_time,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Vec::new(),
+            dropped_events_count: 0,
+            links: Vec::new(),
+            dropped_links_count: 0,
+            status: Status::Unset,
+        }
+    }
+
+    fn limits(&self) -> &SpanLimits {
+        &self.tracer.provider_inner().limits
+    }
+
+    /// Takes the attributes and links given at start, applying the limits.
+    pub(crate) fn set_initial(
+        &mut self,
+        attributes: Vec<KeyValue>,
+        from_sampler: Vec<KeyValue>,
+        links: Vec<Link>,
+    ) {
+        let limits = *self.limits();
+        let needs_checks = limits.max_attribute_value_length.is_some()
+            || attributes.len() > 1
+            || !from_sampler.is_empty()
+            || attributes.len() > limits.max_attributes as usize;
+        if needs_checks {
+            for kv in attributes.into_iter().chain(from_sampler) {
+                self.push_attribute(kv);
+            }
+        } else {
+            self.attributes = attributes;
+        }
+        for link in links {
+            self.push_link(link);
+        }
+    }
+
+    #[inline]
+    fn push_attribute(&mut self, kv: KeyValue) {
+        let limits = self.limits();
+        let (max, max_len) = (limits.max_attributes, limits.max_attribute_value_length);
+        push_limited(
+            &mut self.attributes,
+            &mut self.dropped_attributes_count,
+            max,
+            max_len,
+            kv,
+        );
+    }
+
+    fn push_link(&mut self, mut link: Link) {
+        let limits = *self.limits();
+        if self.links.len() >= limits.max_links as usize {
+            self.dropped_links_count = self.dropped_links_count.saturating_add(1);
+            return;
+        }
+        let (attributes, dropped) = limit_list(
+            std::mem::take(&mut link.attributes),
+            limits.max_attributes_per_link,
+            limits.max_attribute_value_length,
+        );
+        link.attributes = attributes;
+        link.dropped_attributes_count = link.dropped_attributes_count.saturating_add(dropped);
+        self.links.push(link);
+    }
+
+    fn push_event(&mut self, name: Cow<'static, str>, timestamp: SystemTime, attrs: Vec<KeyValue>) {
+        let limits = *self.limits();
+        if self.events.len() >= limits.max_events as usize {
+            self.dropped_events_count = self.dropped_events_count.saturating_add(1);
+            return;
+        }
+        let (attributes, dropped_attributes_count) = limit_list(
+            attrs,
+            limits.max_attributes_per_event,
+            limits.max_attribute_value_length,
+        );
+        self.events.push(Event {
+            name,
+            timestamp,
+            attributes,
+            dropped_attributes_count,
+        });
+    }
+
+    /// The wall time "now", consistent with the span's monotonic start.
+    fn now(&self) -> SystemTime {
+        match self.start_instant {
+            Some(start) => self.start_time + start.elapsed(),
+            None => clock::now().1,
+        }
+    }
+
+    fn into_data(self, context: SpanContext, end_time: SystemTime) -> (Tracer, SpanData) {
+        let data = SpanData {
+            span_context: context,
+            parent_span_id: self.parent_span_id,
+            parent_is_remote: self.parent_is_remote,
+            name: self.name,
+            kind: self.kind,
+            start_time: self.start_time,
+            end_time: end_time.max(self.start_time),
+            attributes: self.attributes,
+            dropped_attributes_count: self.dropped_attributes_count,
+            events: self.events,
+            dropped_events_count: self.dropped_events_count,
+            links: self.links,
+            dropped_links_count: self.dropped_links_count,
+            status: self.status,
+            resource: self.tracer.provider_inner().resource.clone(),
+            scope: self.tracer.scope().clone(),
+        };
+        (self.tracer, data)
+    }
+}
+
+/// Adds `kv` to `list` under the limits: an existing key is overwritten, a
+/// new key past `max` is dropped and counted, long strings are cut.
+#[inline]
+fn push_limited(
+    list: &mut Vec<KeyValue>,
+    dropped: &mut u32,
+    max: u32,
+    max_len: Option<u32>,
+    mut kv: KeyValue,
+) {
+    if let Some(n) = max_len {
+        kv.value.truncate_strings(n as usize);
+    }
+    if let Some(existing) = list.iter_mut().find(|e| e.key == kv.key) {
+        existing.value = kv.value;
+    } else if list.len() < max as usize {
+        list.push(kv);
+    } else {
+        *dropped = dropped.saturating_add(1);
+    }
+}
+
+fn limit_list(attrs: Vec<KeyValue>, max: u32, max_len: Option<u32>) -> (Vec<KeyValue>, u32) {
+    if attrs.len() <= max as usize && max_len.is_none() && attrs.len() <= 1 {
+        return (attrs, 0);
+    }
+    let mut out = Vec::with_capacity(attrs.len().min(max as usize));
+    let mut dropped = 0;
+    for kv in attrs {
+        push_limited(&mut out, &mut dropped, max, max_len, kv);
+    }
+    (out, dropped)
+}
+
+impl Span {
+    pub(crate) fn recording(context: SpanContext, record: Recording) -> Span {
+        Span {
+            context,
+            record: RefCell::new(Some(record)),
+        }
+    }
+
+    pub(crate) fn non_recording(context: SpanContext) -> Span {
+        Span {
+            context,
+            record: RefCell::new(None),
+        }
+    }
+
+    /// A span that records nothing and carries `context`, for example to
+    /// stand for a remote parent.
+    pub fn from_span_context(context: SpanContext) -> Span {
+        Span::non_recording(context)
+    }
+
+    /// The span's identity, valid whether or not it records.
+    pub fn span_context(&self) -> &SpanContext {
+        &self.context
+    }
+
+    /// A context whose parent is this span, to pass to another task or to
+    /// [`SpanBuilder::parent`](crate::SpanBuilder::parent).
+    pub fn context(&self) -> Context {
+        Context::from_span_context(self.context.clone())
+    }
+
+    /// Whether the span records data (it was sampled or recorded, and has
+    /// not ended).
+    pub fn is_recording(&self) -> bool {
+        self.record.borrow().is_some()
+    }
+
+    /// Makes this span the current context until the guard is dropped, so
+    /// spans started meanwhile become its children.
+    ///
+    /// Do not hold the guard across `.await`; use
+    /// [`FutureExt::in_span`](crate::FutureExt::in_span) for futures.
+    pub fn enter(&self) -> ContextGuard {
+        self.context().attach()
+    }
+
+    #[inline]
+    fn with_record(&self, f: impl FnOnce(&mut Recording)) {
+        // A span is used by one task; `try_borrow_mut` only fails if a
+        // processor's `on_start` re-enters, and then the change is skipped.
+        if let Ok(mut record) = self.record.try_borrow_mut() {
+            if let Some(record) = record.as_mut() {
+                f(record);
+            }
+        }
+    }
+
+    /// Sets an attribute; a key that is already set gets the new value.
+    #[inline]
+    pub fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
+        let kv = KeyValue::new(key, value);
+        self.with_record(|r| r.push_attribute(kv));
+    }
+
+    /// Sets several attributes.
+    pub fn set_attributes<I>(&self, attributes: I)
+    where
+        I: IntoIterator,
+        I::Item: Into<KeyValue>,
+    {
+        self.with_record(|r| {
+            for kv in attributes {
+                r.push_attribute(kv.into());
+            }
+        });
+    }
+
+    /// Records an event, now.
+    pub fn add_event<I>(&self, name: impl Into<Cow<'static, str>>, attributes: I)
+    where
+        I: IntoIterator,
+        I::Item: Into<KeyValue>,
+    {
+        self.with_record(|r| {
+            let now = r.now();
+            let attrs = attributes.into_iter().map(Into::into).collect();
+            r.push_event(name.into(), now, attrs);
+        });
+    }
+
+    /// Records an event at a given time.
+    pub fn add_event_with_timestamp<I>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        timestamp: SystemTime,
+        attributes: I,
+    ) where
+        I: IntoIterator,
+        I::Item: Into<KeyValue>,
+    {
+        self.with_record(|r| {
+            let attrs = attributes.into_iter().map(Into::into).collect();
+            r.push_event(name.into(), timestamp, attrs);
+        });
+    }
+
+    /// Adds a link to another span after start.
+    pub fn add_link<I>(&self, span_context: SpanContext, attributes: I)
+    where
+        I: IntoIterator,
+        I::Item: Into<KeyValue>,
+    {
+        self.with_record(|r| r.push_link(Link::new(span_context, attributes)));
+    }
+
+    /// Sets the status. `Ok` is final; `Unset` is ignored; `Error` replaces
+    /// `Unset` or an earlier `Error`.
+    ///
+    /// ```
+    /// # let tracer = tracelite::TracerProvider::builder().build().tracer("t");
+    /// use tracelite::Status;
+    /// let span = tracer.start("op");
+    /// span.set_status(Status::error("timeout"));
+    /// span.set_status(Status::Ok);
+    /// span.set_status(Status::error("ignored: Ok is final"));
+    /// ```
+    pub fn set_status(&self, status: Status) {
+        self.with_record(|r| match (&r.status, &status) {
+            (Status::Ok, _) | (_, Status::Unset) => {}
+            _ => r.status = status,
+        });
+    }
+
+    /// Records an error: an `exception` event with `exception.type` and
+    /// `exception.message`, and status `Error` with the message.
+    ///
+    /// ```
+    /// # let tracer = tracelite::TracerProvider::builder().build().tracer("t");
+    /// let span = tracer.start("parse");
+    /// if let Err(e) = "x".parse::<i32>() {
+    ///     span.record_error(&e);
+    /// }
+    /// ```
+    pub fn record_error<E: std::error::Error + ?Sized>(&self, error: &E) {
+        self.with_record(|r| {
+            let message = error.to_string();
+            let now = r.now();
+            r.push_event(
+                Cow::Borrowed("exception"),
+                now,
+                vec![
+                    KeyValue::new("exception.type", std::any::type_name::<E>()),
+                    KeyValue::new("exception.message", message.clone()),
+                ],
+            );
+            if r.status != Status::Ok {
+                r.status = Status::error(message);
+            }
+        });
+    }
+
+    /// Renames the span (for example, once the route is known).
+    pub fn update_name(&self, name: impl Into<Cow<'static, str>>) {
+        let name = name.into();
+        self.with_record(|r| r.name = name);
+    }
+
+    /// Ends the span now. Later calls, and the drop, do nothing.
+    #[inline]
+    pub fn end(&self) {
+        self.finish(None);
+    }
+
+    /// Ends the span at a given time (clamped to be no earlier than its
+    /// start).
+    pub fn end_with_timestamp(&self, time: SystemTime) {
+        self.finish(Some(time));
+    }
+
+    #[inline]
+    fn finish(&self, time: Option<SystemTime>) {
+        let record = match self.record.try_borrow_mut() {
+            Ok(mut r) => r.take(),
+            Err(_) => None,
+        };
+        if let Some(record) = record {
+            let end = time.unwrap_or_else(|| record.now());
+            let (tracer, data) = record.into_data(self.context.clone(), end);
+            let provider = tracer.provider_inner();
+            if !provider.is_shutdown() {
+                provider.on_end(data);
+            }
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if self.record.get_mut().is_some() {
+            self.finish(None);
+        }
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Span");
+        d.field("context", &self.context);
+        if let Ok(record) = self.record.try_borrow() {
+            if let Some(r) = record.as_ref() {
+                d.field("name", &r.name)
+                    .field("kind", &r.kind)
+                    .field("attributes", &r.attributes.len());
+            }
+        }
+        d.field("recording", &self.is_recording()).finish()
+    }
+}
+
+impl From<&Span> for Context {
+    fn from(span: &Span) -> Context {
+        span.context()
+    }
+}
+
+impl From<SpanContext> for Context {
+    fn from(cx: SpanContext) -> Context {
+        Context::from_span_context(cx)
+    }
+}
+
+impl From<&Context> for Context {
+    fn from(cx: &Context) -> Context {
+        cx.clone()
+    }
+}

@@ -1,0 +1,326 @@
+//! W3C `tracestate`: vendor-specific key/value pairs that travel with a trace.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The most list members a `tracestate` may hold (W3C Trace Context).
+pub const MAX_MEMBERS: usize = 32;
+
+/// An ordered list of vendor key/value pairs carried with a trace, following
+/// the rules of W3C Trace Context.
+///
+/// It is immutable and cheap to clone; [`insert`](TraceState::insert) and
+/// [`delete`](TraceState::delete) return a new list. A key that is inserted
+/// or updated moves to the front, as the Recommendation asks of a vendor
+/// that changes its own entry. Keys and values are checked against the W3C
+/// grammar, and the list never holds more than 32 members.
+///
+/// ```
+/// use tracelite::TraceState;
+///
+/// let state = TraceState::default()
+///     .insert("rojo", "00f067aa0ba902b7")?
+///     .insert("congo", "t61rcWkgMzE")?;
+/// assert_eq!(state.header(), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+///
+/// // Updating a key moves it to the front.
+/// let state = state.insert("rojo", "b7ad6b7169203331")?;
+/// assert_eq!(state.header(), "rojo=b7ad6b7169203331,congo=t61rcWkgMzE");
+/// assert_eq!(state.get("congo"), Some("t61rcWkgMzE"));
+///
+/// assert!(TraceState::default().insert("Upper", "x").is_err());
+/// # Ok::<(), tracelite::TraceStateError>(())
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct TraceState(Option<Arc<[(Box<str>, Box<str>)]>>);
+
+/// Why a key, value or list is not acceptable in a `tracestate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceStateError {
+    /// The key does not follow the W3C key grammar.
+    InvalidKey(String),
+    /// The value does not follow the W3C value grammar.
+    InvalidValue(String),
+    /// Adding the member would make more than 32 members.
+    TooManyMembers,
+}
+
+impl fmt::Display for TraceStateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceStateError::InvalidKey(k) => write!(
+                f,
+                "invalid tracestate key {k:?}: keys are lowercase, start with a letter \
+                 (or `tenant@system`), and use only a-z 0-9 _ - * /"
+            ),
+            TraceStateError::InvalidValue(v) => write!(
+                f,
+                "invalid tracestate value {v:?}: 1 to 256 printable ASCII characters, \
+                 no ',' or '=', not ending in a space"
+            ),
+            TraceStateError::TooManyMembers => {
+                write!(f, "a tracestate holds at most {MAX_MEMBERS} members")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TraceStateError {}
+
+fn is_key_char(b: u8) -> bool {
+    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
+}
+
+/// Whether `key` is a valid W3C `tracestate` key: a simple key, or a
+/// multi-tenant `tenant@system` key.
+pub fn is_valid_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    match key.find('@') {
+        None => {
+            !b.is_empty()
+                && b.len() <= 256
+                && b[0].is_ascii_lowercase()
+                && b.iter().all(|&c| is_key_char(c))
+        }
+        Some(at) => {
+            let (tenant, system) = (&b[..at], &b[at + 1..]);
+            !tenant.is_empty()
+                && tenant.len() <= 241
+                && (tenant[0].is_ascii_lowercase() || tenant[0].is_ascii_digit())
+                && tenant.iter().all(|&c| is_key_char(c))
+                && !system.is_empty()
+                && system.len() <= 14
+                && system[0].is_ascii_lowercase()
+                && system.iter().all(|&c| is_key_char(c))
+        }
+    }
+}
+
+/// Whether `value` is a valid W3C `tracestate` value: 1 to 256 printable
+/// ASCII characters other than `,` and `=`, not ending in a space.
+pub fn is_valid_value(value: &str) -> bool {
+    let b = value.as_bytes();
+    !b.is_empty()
+        && b.len() <= 256
+        && b[b.len() - 1] != b' '
+        && b.iter()
+            .all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
+}
+
+impl TraceState {
+    /// An empty list.
+    pub const fn new() -> TraceState {
+        TraceState(None)
+    }
+
+    /// Builds a list from members in order (the first is the most recent).
+    /// Fails on an invalid key or value, a duplicated key, or more than 32
+    /// members.
+    pub fn from_members<K, V, I>(members: I) -> Result<TraceState, TraceStateError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut list: Vec<(Box<str>, Box<str>)> = Vec::new();
+        for (k, v) in members {
+            let (k, v) = (k.into(), v.into());
+            if !is_valid_key(&k) || list.iter().any(|(existing, _)| **existing == *k) {
+                return Err(TraceStateError::InvalidKey(k));
+            }
+            if !is_valid_value(&v) {
+                return Err(TraceStateError::InvalidValue(v));
+            }
+            if list.len() == MAX_MEMBERS {
+                return Err(TraceStateError::TooManyMembers);
+            }
+            list.push((k.into_boxed_str(), v.into_boxed_str()));
+        }
+        Ok(TraceState::from_vec(list))
+    }
+
+    pub(crate) fn from_vec(list: Vec<(Box<str>, Box<str>)>) -> TraceState {
+        if list.is_empty() {
+            TraceState(None)
+        } else {
+            TraceState(Some(list.into()))
+        }
+    }
+
+    /// The value for `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// A new list with `key` set to `value`, moved to the front.
+    ///
+    /// When the list is full and `key` is new, the last (oldest) member is
+    /// dropped to make room, as W3C asks of a vendor adding its own entry.
+    pub fn insert(
+        &self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<TraceState, TraceStateError> {
+        let (key, value) = (key.into(), value.into());
+        if !is_valid_key(&key) {
+            return Err(TraceStateError::InvalidKey(key));
+        }
+        if !is_valid_value(&value) {
+            return Err(TraceStateError::InvalidValue(value));
+        }
+        let mut list: Vec<(Box<str>, Box<str>)> = Vec::with_capacity(self.len() + 1);
+        list.push((key.into_boxed_str(), value.into_boxed_str()));
+        let others = self.members().iter().filter(|(k, _)| **k != *list[0].0);
+        let others: Vec<_> = others.cloned().collect();
+        list.extend(others);
+        list.truncate(MAX_MEMBERS);
+        Ok(TraceState::from_vec(list))
+    }
+
+    /// A new list without `key` (the same list when `key` is absent).
+    pub fn delete(&self, key: &str) -> TraceState {
+        if self.get(key).is_none() {
+            return self.clone();
+        }
+        TraceState::from_vec(
+            self.members()
+                .iter()
+                .filter(|(k, _)| &**k != key)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The members in order, most recent first.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.members().iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    fn members(&self) -> &[(Box<str>, Box<str>)] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+
+    /// How many members the list holds.
+    pub fn len(&self) -> usize {
+        self.members().len()
+    }
+
+    /// Whether the list has no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The `tracestate` header value: `key=value` members joined by `,`.
+    pub fn header(&self) -> String {
+        let mut out = String::new();
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+        out
+    }
+}
+
+impl fmt::Debug for TraceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceState({:?})", self.header())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_grammar() {
+        for ok in [
+            "a",
+            "rojo",
+            "congo",
+            "a0_-*/",
+            "tenant@system",
+            "0tenant@sys",
+            &"a".repeat(256),
+            &format!("{}@{}", "t".repeat(241), "s".repeat(14)),
+        ] {
+            assert!(is_valid_key(ok), "{ok} should be valid");
+        }
+        for bad in [
+            "",
+            "Rojo",
+            "0abc",
+            "a b",
+            "a=b",
+            "@sys",
+            "tenant@",
+            "tenant@0sys",
+            "a@b@c",
+            &"a".repeat(257),
+            &format!("{}@{}", "t".repeat(242), "s"),
+            &format!("t@{}", "s".repeat(15)),
+            "é",
+        ] {
+            assert!(!is_valid_key(bad), "{bad:?} should be invalid");
+        }
+    }
+
+    #[test]
+    fn value_grammar() {
+        for ok in ["x", "00f067aa0ba902b7", "a b", " lead", &"v".repeat(256)] {
+            assert!(is_valid_value(ok), "{ok:?} should be valid");
+        }
+        for bad in ["", "trail ", "a,b", "a=b", "tab\t", "é", &"v".repeat(257)] {
+            assert!(!is_valid_value(bad), "{bad:?} should be invalid");
+        }
+    }
+
+    #[test]
+    fn insert_moves_to_front_and_delete_removes() {
+        let ts = TraceState::from_members([("a", "1"), ("b", "2"), ("c", "3")]).unwrap();
+        let ts2 = ts.insert("c", "9").unwrap();
+        assert_eq!(ts2.header(), "c=9,a=1,b=2");
+        // The original is unchanged.
+        assert_eq!(ts.header(), "a=1,b=2,c=3");
+        let ts3 = ts2.delete("a");
+        assert_eq!(ts3.header(), "c=9,b=2");
+        assert_eq!(ts3.delete("zzz"), ts3);
+        assert!(ts3.delete("c").delete("b").is_empty());
+    }
+
+    #[test]
+    fn at_most_32_members() {
+        let members: Vec<(String, String)> =
+            (0..32).map(|i| (format!("k{i}"), format!("{i}"))).collect();
+        let full = TraceState::from_members(members.clone()).unwrap();
+        assert_eq!(full.len(), 32);
+        // A new key on a full list drops the oldest (last) member.
+        let more = full.insert("new", "1").unwrap();
+        assert_eq!(more.len(), 32);
+        assert_eq!(more.iter().next(), Some(("new", "1")));
+        assert_eq!(more.get("k31"), None);
+        assert_eq!(more.get("k30"), Some("30"));
+        // Updating an existing key keeps all 32.
+        let upd = full.insert("k31", "x").unwrap();
+        assert_eq!(upd.len(), 32);
+        assert_eq!(upd.get("k0"), Some("0"));
+        let mut too_many = members;
+        too_many.push(("k32".into(), "32".into()));
+        assert_eq!(
+            TraceState::from_members(too_many),
+            Err(TraceStateError::TooManyMembers)
+        );
+    }
+
+    #[test]
+    fn from_members_rejects_duplicates_and_bad_values() {
+        assert!(TraceState::from_members([("a", "1"), ("a", "2")]).is_err());
+        assert!(TraceState::from_members([("a", "1,2")]).is_err());
+        assert!(TraceState::from_members(Vec::<(String, String)>::new())
+            .unwrap()
+            .is_empty());
+    }
+}

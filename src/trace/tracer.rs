@@ -1,0 +1,269 @@
+//! Tracers and the span builder: where spans are started.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::provider::ProviderInner;
+use super::span::Recording;
+use super::{
+    clock, Context, InstrumentationScope, KeyValue, Link, SamplingDecision, SamplingParameters,
+    Span, SpanContext, SpanId, SpanKind, TraceFlags, TracerProvider,
+};
+
+/// Starts spans for one instrumentation scope. Cheap to clone; get one from
+/// [`TracerProvider::tracer`] or, with a global provider,
+/// [`tracelite::tracer`](crate::tracer()).
+///
+/// ```
+/// use tracelite::{SpanKind, TracerProvider};
+///
+/// let tracer = TracerProvider::builder().build().tracer("my-api");
+/// let span = tracer.span("GET /users").kind(SpanKind::Server).start();
+/// let _active = span.enter();
+/// let child = tracer.span("fetch_from_db").start(); // a child of `span`
+/// assert_eq!(child.span_context().trace_id(), span.span_context().trace_id());
+/// ```
+#[derive(Clone)]
+pub struct Tracer {
+    inner: Arc<TracerInner>,
+}
+
+pub(crate) struct TracerInner {
+    pub(crate) provider: Arc<ProviderInner>,
+    pub(crate) scope: InstrumentationScope,
+}
+
+impl Tracer {
+    pub(crate) fn new(provider: Arc<ProviderInner>, scope: InstrumentationScope) -> Tracer {
+        Tracer {
+            inner: Arc::new(TracerInner { provider, scope }),
+        }
+    }
+
+    pub(crate) fn provider_inner(&self) -> &ProviderInner {
+        &self.inner.provider
+    }
+
+    /// Starts describing a span; call [`SpanBuilder::start`] to start it.
+    #[inline]
+    pub fn span(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
+        SpanBuilder {
+            tracer: self,
+            name: name.into(),
+            kind: SpanKind::Internal,
+            parent: Parent::Current,
+            attributes: Vec::new(),
+            links: Vec::new(),
+            start_time: None,
+        }
+    }
+
+    /// Starts an internal span, child of the current context.
+    #[inline]
+    pub fn start(&self, name: impl Into<Cow<'static, str>>) -> Span {
+        self.span(name).start()
+    }
+
+    /// Runs `f` inside a new span: the span is current while `f` runs and
+    /// ends when it returns.
+    ///
+    /// ```
+    /// # let tracer = tracelite::TracerProvider::builder().build().tracer("t");
+    /// let total = tracer.in_span("sum", |span| {
+    ///     span.set_attribute("items", 3);
+    ///     1 + 2
+    /// });
+    /// assert_eq!(total, 3);
+    /// ```
+    pub fn in_span<T>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        f: impl FnOnce(&Span) -> T,
+    ) -> T {
+        let span = self.span(name).start();
+        let _active = span.enter();
+        f(&span)
+    }
+
+    /// The instrumentation scope this tracer stamps on its spans.
+    pub fn scope(&self) -> &InstrumentationScope {
+        &self.inner.scope
+    }
+
+    /// A handle to the provider this tracer belongs to.
+    pub fn provider(&self) -> TracerProvider {
+        TracerProvider {
+            inner: self.inner.provider.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer")
+            .field("scope", &self.inner.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Parent {
+    Current,
+    Explicit(Context),
+    Root,
+}
+
+/// Describes a span before it starts: kind, parent, attributes the sampler
+/// should see, links, start time. Made by [`Tracer::span`].
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tracelite::{Context, SpanKind, TracerProvider};
+///
+/// let tracer = TracerProvider::builder().build().tracer("worker");
+/// let span = tracer
+///     .span("process order")
+///     .kind(SpanKind::Consumer)
+///     .attribute("messaging.system", "kafka")
+///     .start_time(SystemTime::now() - Duration::from_millis(5))
+///     .root() // ignore the current context
+///     .start();
+/// assert!(span.is_recording());
+/// ```
+#[must_use = "a span builder does nothing until `.start()`"]
+pub struct SpanBuilder<'t> {
+    tracer: &'t Tracer,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent: Parent,
+    attributes: Vec<KeyValue>,
+    links: Vec<Link>,
+    start_time: Option<SystemTime>,
+}
+
+impl SpanBuilder<'_> {
+    /// Sets the span kind (default [`SpanKind::Internal`]).
+    pub fn kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Makes the span a child of `parent` instead of the current context:
+    /// a [`Context`], a [`SpanContext`], or a `&Span`.
+    pub fn parent(mut self, parent: impl Into<Context>) -> Self {
+        self.parent = Parent::Explicit(parent.into());
+        self
+    }
+
+    /// Makes the span the root of a new trace, whatever the current context.
+    pub fn root(mut self) -> Self {
+        self.parent = Parent::Root;
+        self
+    }
+
+    /// Adds an attribute known at start (the sampler sees it).
+    pub fn attribute(
+        mut self,
+        key: impl Into<super::Key>,
+        value: impl Into<super::Value>,
+    ) -> Self {
+        self.attributes.push(KeyValue::new(key, value));
+        self
+    }
+
+    /// Adds attributes known at start.
+    pub fn attributes<I>(mut self, attributes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<KeyValue>,
+    {
+        self.attributes
+            .extend(attributes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a link to another span.
+    pub fn link(mut self, link: Link) -> Self {
+        self.links.push(link);
+        self
+    }
+
+    /// Sets the start time (default: now).
+    pub fn start_time(mut self, time: SystemTime) -> Self {
+        self.start_time = Some(time);
+        self
+    }
+
+    /// Starts the span. It ends when [`Span::end`] is called or when it is
+    /// dropped.
+    pub fn start(self) -> Span {
+        let provider = self.tracer.provider_inner();
+        let parent_cx = match self.parent {
+            Parent::Current => Context::current(),
+            Parent::Explicit(cx) => cx,
+            Parent::Root => Context::new(),
+        };
+        let parent = parent_cx.span_context();
+
+        if provider.noop || provider.is_shutdown() {
+            // Carry the parent's context so propagation passes through.
+            return Span::non_recording(parent.clone());
+        }
+
+        let (trace_id, parent_span_id, flags) = if parent.is_valid() {
+            (parent.trace_id(), parent.span_id(), parent.trace_flags())
+        } else {
+            let flags = TraceFlags::NONE.with_random(provider.random_trace_ids());
+            (provider.new_trace_id(), SpanId::INVALID, flags)
+        };
+        let span_id = provider.new_span_id();
+
+        let result = provider.sampler.should_sample(&SamplingParameters {
+            parent: &parent_cx,
+            trace_id,
+            name: &self.name,
+            kind: self.kind,
+            attributes: &self.attributes,
+            links: &self.links,
+        });
+        let sampled = result.decision == SamplingDecision::RecordAndSample;
+        let trace_state = match result.trace_state {
+            Some(ts) => ts,
+            None => parent.trace_state().clone(),
+        };
+        let context = SpanContext::new(
+            trace_id,
+            span_id,
+            flags.with_sampled(sampled),
+            false,
+            trace_state,
+        );
+        if result.decision == SamplingDecision::Drop {
+            return Span::non_recording(context);
+        }
+
+        let (start_instant, start_time) = match self.start_time {
+            Some(t) => (None, t),
+            None => {
+                let (mono, wall) = clock::now();
+                (Some(mono), wall)
+            }
+        };
+        let mut record = Recording::new(
+            self.tracer.clone(),
+            self.name,
+            self.kind,
+            parent_span_id,
+            parent.is_remote(),
+            start_instant,
+            start_time,
+        );
+        record.set_initial(self.attributes, result.attributes, self.links);
+        let span = Span::recording(context, record);
+        for processor in provider.processors() {
+            processor.on_start(&span, &parent_cx);
+        }
+        span
+    }
+}
