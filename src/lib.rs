@@ -61,3 +61,8 @@ pub use export::{
 };
 pub use trace::global::{self, tracer};
 pub use trace::*;
+
+/// README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
