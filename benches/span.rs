@@ -1,0 +1,43 @@
+//! The span hot path: start, attributes, end; unsampled spans; nesting;
+//! futures. Figures and how to read them: BENCHMARKS.md.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "common/shapes.rs"]
+mod shapes;
+
+fn span(c: &mut Criterion) {
+    let mut g = c.benchmark_group("span");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+
+    let sampled = shapes::provider(true, false);
+    let tracer = sampled.tracer("bench");
+    g.bench_function("sampled_4_attrs_no_processor", |b| {
+        b.iter(|| shapes::span_with_4_attributes(&tracer))
+    });
+
+    let with_noop = shapes::provider(true, true);
+    let tracer = with_noop.tracer("bench");
+    g.bench_function("sampled_4_attrs_noop_processor", |b| {
+        b.iter(|| shapes::span_with_4_attributes(&tracer))
+    });
+    g.bench_function("parent_and_child_noop_processor", |b| {
+        b.iter(|| shapes::parent_and_child(&tracer))
+    });
+    g.bench_function("future_in_span_noop_processor", |b| {
+        b.iter(|| shapes::future_in_span(&tracer))
+    });
+
+    let unsampled = shapes::provider(false, true);
+    let tracer = unsampled.tracer("bench");
+    g.bench_function("unsampled_4_attrs", |b| {
+        b.iter(|| shapes::span_with_4_attributes(&tracer))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, span);
+criterion_main!(benches);

@@ -136,7 +136,11 @@ struct ContextStack {
 }
 
 thread_local! {
-    static STACK: RefCell<ContextStack> = RefCell::new(ContextStack::default());
+    static STACK: RefCell<ContextStack> = const {
+        RefCell::new(ContextStack {
+            entries: Vec::new(),
+        })
+    };
 }
 
 #[cfg(test)]

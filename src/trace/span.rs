@@ -41,7 +41,9 @@ use super::{
 /// ```
 pub struct Span {
     context: SpanContext,
-    record: RefCell<Option<Recording>>,
+    /// Boxed so that a span (and an unsampled one above all) stays small and
+    /// cheap to move; `None` once ended or when not recording.
+    record: RefCell<Option<Box<Recording>>>,
 }
 
 /// The mutable state of a recording span; taken out exactly once at end.
@@ -65,6 +67,7 @@ pub(crate) struct Recording {
 }
 
 impl Recording {
+    #[inline]
     pub(crate) fn new(
         tracer: Tracer,
         name: Cow<'static, str>,
@@ -110,7 +113,7 @@ impl Recording {
             || attributes.len() > limits.max_attributes as usize;
         if needs_checks {
             for kv in attributes.into_iter().chain(from_sampler) {
-                self.push_attribute(kv);
+                self.push_attribute(kv.key, kv.value);
             }
         } else {
             self.attributes = attributes;
@@ -121,7 +124,7 @@ impl Recording {
     }
 
     #[inline]
-    fn push_attribute(&mut self, kv: KeyValue) {
+    fn push_attribute(&mut self, key: Key, value: Value) {
         let limits = self.limits();
         let (max, max_len) = (limits.max_attributes, limits.max_attribute_value_length);
         push_limited(
@@ -129,7 +132,8 @@ impl Recording {
             &mut self.dropped_attributes_count,
             max,
             max_len,
-            kv,
+            key,
+            value,
         );
     }
 
@@ -176,6 +180,7 @@ impl Recording {
         }
     }
 
+    #[inline]
     fn into_data(self, context: SpanContext, end_time: SystemTime) -> (Tracer, SpanData) {
         let data = SpanData {
             span_context: context,
@@ -199,23 +204,25 @@ impl Recording {
     }
 }
 
-/// Adds `kv` to `list` under the limits: an existing key is overwritten, a
-/// new key past `max` is dropped and counted, long strings are cut.
-#[inline]
+/// Adds an attribute to `list` under the limits: an existing key is
+/// overwritten, a new key past `max` is dropped and counted, long strings
+/// are cut. Inlined so the pair is built in place in the list.
+#[inline(always)]
 fn push_limited(
     list: &mut Vec<KeyValue>,
     dropped: &mut u32,
     max: u32,
     max_len: Option<u32>,
-    mut kv: KeyValue,
+    key: Key,
+    mut value: Value,
 ) {
     if let Some(n) = max_len {
-        kv.value.truncate_strings(n as usize);
+        value.truncate_strings(n as usize);
     }
-    if let Some(existing) = list.iter_mut().find(|e| e.key == kv.key) {
-        existing.value = kv.value;
+    if let Some(existing) = list.iter_mut().find(|e| e.key == key) {
+        existing.value = value;
     } else if list.len() < max as usize {
-        list.push(kv);
+        list.push(KeyValue { key, value });
     } else {
         *dropped = dropped.saturating_add(1);
     }
@@ -228,19 +235,21 @@ fn limit_list(attrs: Vec<KeyValue>, max: u32, max_len: Option<u32>) -> (Vec<KeyV
     let mut out = Vec::with_capacity(attrs.len().min(max as usize));
     let mut dropped = 0;
     for kv in attrs {
-        push_limited(&mut out, &mut dropped, max, max_len, kv);
+        push_limited(&mut out, &mut dropped, max, max_len, kv.key, kv.value);
     }
     (out, dropped)
 }
 
 impl Span {
-    pub(crate) fn recording(context: SpanContext, record: Recording) -> Span {
+    #[inline]
+    pub(crate) fn recording(context: SpanContext, record: Box<Recording>) -> Span {
         Span {
             context,
             record: RefCell::new(Some(record)),
         }
     }
 
+    #[inline]
     pub(crate) fn non_recording(context: SpanContext) -> Span {
         Span {
             context,
@@ -280,7 +289,9 @@ impl Span {
         self.context().attach()
     }
 
-    #[inline]
+    /// Runs `f` on the recording state; does nothing (and converts nothing:
+    /// callers convert arguments inside `f`) when the span does not record.
+    #[inline(always)]
     fn with_record(&self, f: impl FnOnce(&mut Recording)) {
         // A span is used by one task; `try_borrow_mut` only fails if a
         // processor's `on_start` re-enters, and then the change is skipped.
@@ -294,8 +305,7 @@ impl Span {
     /// Sets an attribute; a key that is already set gets the new value.
     #[inline]
     pub fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
-        let kv = KeyValue::new(key, value);
-        self.with_record(|r| r.push_attribute(kv));
+        self.with_record(|r| r.push_attribute(key.into(), value.into()));
     }
 
     /// Sets several attributes.
@@ -306,7 +316,8 @@ impl Span {
     {
         self.with_record(|r| {
             for kv in attributes {
-                r.push_attribute(kv.into());
+                let kv = kv.into();
+                r.push_attribute(kv.key, kv.value);
             }
         });
     }
@@ -397,8 +408,7 @@ impl Span {
 
     /// Renames the span (for example, once the route is known).
     pub fn update_name(&self, name: impl Into<Cow<'static, str>>) {
-        let name = name.into();
-        self.with_record(|r| r.name = name);
+        self.with_record(|r| r.name = name.into());
     }
 
     /// Ends the span now. Later calls, and the drop, do nothing.
@@ -420,12 +430,14 @@ impl Span {
             Err(_) => None,
         };
         if let Some(record) = record {
-            let end = time.unwrap_or_else(|| record.now());
-            let (tracer, data) = record.into_data(self.context.clone(), end);
-            let provider = tracer.provider_inner();
-            if !provider.is_shutdown() {
-                provider.on_end(data);
+            let provider = record.tracer.provider_inner();
+            // Nothing would see the record: skip building it.
+            if provider.processors().is_empty() || provider.is_shutdown() {
+                return;
             }
+            let end = time.unwrap_or_else(|| record.now());
+            let (tracer, data) = (*record).into_data(self.context.clone(), end);
+            tracer.provider_inner().on_end(data);
         }
     }
 }

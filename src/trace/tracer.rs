@@ -250,7 +250,7 @@ impl SpanBuilder<'_> {
                 (Some(mono), wall)
             }
         };
-        let mut record = Recording::new(
+        let mut record = Box::new(Recording::new(
             self.tracer.clone(),
             self.name,
             self.kind,
@@ -258,7 +258,7 @@ impl SpanBuilder<'_> {
             parent.is_remote(),
             start_instant,
             start_time,
-        );
+        ));
         record.set_initial(self.attributes, result.attributes, self.links);
         let span = Span::recording(context, record);
         for processor in provider.processors() {
