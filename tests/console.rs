@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tracelite::{
-    ConsoleExporter, Resource, SimpleSpanProcessor, SpanId, SpanKind, Status, TraceFlags,
-    TraceId, TraceState, TracerProvider,
+    ConsoleExporter, Resource, SimpleSpanProcessor, SpanId, SpanKind, Status, TraceFlags, TraceId,
+    TraceState, TracerProvider,
 };
 
 #[derive(Clone, Default)]
@@ -59,7 +59,11 @@ fn prints_the_waterfall_when_the_root_ends() {
     {
         let _active = root.enter();
         let db = tracer.span("fetch_from_db").start_time(at(40)).start();
-        let query = tracer.span("SELECT users").parent(&db).start_time(at(45)).start();
+        let query = tracer
+            .span("SELECT users")
+            .parent(&db)
+            .start_time(at(45))
+            .start();
         query.end_with_timestamp(at(200));
         db.set_status(Status::error("connection reset"));
         db.end_with_timestamp(at(212));
@@ -79,7 +83,10 @@ my-api ›     SELECT users     155ms        {}\n",
         "█".repeat(23)
     );
     assert_eq!(buffer.text(), expected);
-    assert!(!buffer.text().contains('\x1b'), "no colour when not a terminal");
+    assert!(
+        !buffer.text().contains('\x1b'),
+        "no colour when not a terminal"
+    );
 }
 
 #[test]
@@ -93,11 +100,22 @@ fn a_remote_parent_makes_a_local_root_and_late_spans_print_on_flush() {
         true,
         TraceState::default(),
     );
-    let server = tracer.span("handle").parent(remote).start_time(at(0)).start();
-    let background = tracer.span("background").parent(&server).start_time(at(1)).start();
+    let server = tracer
+        .span("handle")
+        .parent(remote)
+        .start_time(at(0))
+        .start();
+    let background = tracer
+        .span("background")
+        .parent(&server)
+        .start_time(at(1))
+        .start();
     server.end_with_timestamp(at(10));
     let printed = buffer.text();
-    assert!(printed.starts_with(&format!("trace {} · 1 span · 10.0ms\n", TraceId::from_u128(0xabc))));
+    assert!(printed.starts_with(&format!(
+        "trace {} · 1 span · 10.0ms\n",
+        TraceId::from_u128(0xabc)
+    )));
     assert!(printed.contains("svc › handle"));
 
     // Outlives its root: held until the next flush.
@@ -105,14 +123,20 @@ fn a_remote_parent_makes_a_local_root_and_late_spans_print_on_flush() {
     assert_eq!(buffer.text(), printed);
     provider.force_flush().unwrap();
     let after = buffer.text();
-    assert!(after[printed.len()..].contains("svc › background"), "{after}");
+    assert!(
+        after[printed.len()..].contains("svc › background"),
+        "{after}"
+    );
 }
 
 #[test]
 fn hostile_names_cannot_reach_the_terminal() {
     let (provider, buffer) = setup("svc\x1b]0;owned\x07", 100);
     let tracer = provider.tracer("t");
-    tracer.span("\x1b[2J\x1b[31mred\u{202e}gnp.exe").start().end();
+    tracer
+        .span("\x1b[2J\x1b[31mred\u{202e}gnp.exe")
+        .start()
+        .end();
     let text = buffer.text();
     assert!(!text.contains('\x1b'), "{text:?}");
     assert!(!text.contains('\x07'));

@@ -74,7 +74,11 @@ async fn spans_nest_across_await_with_interleaved_tasks() {
         for step in 0..3 {
             let child = find(&spans, &format!("child-{task}-{step}"));
             let grandchild = find(&spans, &format!("grandchild-{task}-{step}"));
-            assert_eq!(child.parent_span_id, root.span_context.span_id(), "task {task}");
+            assert_eq!(
+                child.parent_span_id,
+                root.span_context.span_id(),
+                "task {task}"
+            );
             assert_eq!(child.span_context.trace_id(), root.span_context.trace_id());
             assert_eq!(
                 grandchild.parent_span_id,
@@ -131,7 +135,9 @@ async fn in_span_ends_the_span_when_the_future_completes_or_is_dropped() {
 
     // Cancelled by a timeout: the span still ends, once.
     let slow = tokio::time::sleep(Duration::from_secs(60)).in_span(tracer.start("cancelled"));
-    assert!(tokio::time::timeout(Duration::from_millis(10), slow).await.is_err());
+    assert!(tokio::time::timeout(Duration::from_millis(10), slow)
+        .await
+        .is_err());
     let spans = exporter.finished_spans();
     assert_eq!(spans.len(), 2);
     assert_eq!(spans[1].name, "cancelled");

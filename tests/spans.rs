@@ -96,7 +96,10 @@ fn explicit_parent_and_remote_parent() {
         .parent(Context::from_span_context(remote.clone()))
         .start();
     let sibling = tracer.span("sibling").parent(&server).start();
-    assert_eq!(sibling.span_context().trace_state().get("congo"), Some("t61rcWkgMzE"));
+    assert_eq!(
+        sibling.span_context().trace_state().get("congo"),
+        Some("t61rcWkgMzE")
+    );
     drop(sibling);
     drop(server);
 
@@ -157,7 +160,10 @@ fn timestamps_come_from_the_clock_or_the_caller() {
         .start_time
         .duration_since(before)
         .unwrap_or_else(|e| e.duration());
-    assert!(skew < Duration::from_millis(50), "start {skew:?} away from now");
+    assert!(
+        skew < Duration::from_millis(50),
+        "start {skew:?} away from now"
+    );
     let fixed = by_name(&spans, "fixed");
     assert_eq!(fixed.start_time, t0);
     assert_eq!(fixed.duration(), Duration::from_millis(10));
@@ -181,8 +187,14 @@ fn attributes_of_every_type_and_overwrites() {
     let data = &exporter.finished_spans()[0];
     assert_eq!(data.attributes.len(), 8);
     assert_eq!(data.attribute("i"), Some(&Value::I64(8)));
-    assert_eq!(data.attribute("owned").and_then(Value::as_str), Some("owned"));
-    assert_eq!(data.attribute("arr").map(|v| v.to_string()).as_deref(), Some("[1,2,3]"));
+    assert_eq!(
+        data.attribute("owned").and_then(Value::as_str),
+        Some("owned")
+    );
+    assert_eq!(
+        data.attribute("arr").map(|v| v.to_string()).as_deref(),
+        Some("[1,2,3]")
+    );
     assert_eq!(data.dropped_attributes_count, 0);
 }
 
@@ -201,7 +213,10 @@ fn limits_hold_and_count_what_they_drop() {
     let span = tracer
         .span("limited")
         .attributes((0..4).map(|i| KeyValue::new(format!("start{i}"), i)))
-        .link(Link::new(tracelite::SpanContext::empty(), [("a", 1), ("b", 2), ("c", 3)]))
+        .link(Link::new(
+            tracelite::SpanContext::empty(),
+            [("a", 1), ("b", 2), ("c", 3)],
+        ))
         .link(Link::new(tracelite::SpanContext::empty(), [("a", 1)]))
         .start();
     span.set_attribute("start0", "overwrite is not a drop");
@@ -308,8 +323,14 @@ fn unsampled_spans_carry_a_context_and_record_nothing() {
     assert!(!root.span_context().is_sampled());
     let _active = root.enter();
     let child = tracer.start("child");
-    assert_eq!(child.span_context().trace_id(), root.span_context().trace_id());
-    assert_ne!(child.span_context().span_id(), root.span_context().span_id());
+    assert_eq!(
+        child.span_context().trace_id(),
+        root.span_context().trace_id()
+    );
+    assert_ne!(
+        child.span_context().span_id(),
+        root.span_context().span_id()
+    );
     child.set_attribute("ignored", 1);
     drop(child);
     drop(_active);
@@ -377,7 +398,10 @@ fn record_only_reaches_processors_but_not_exporters() {
         ended[0].attribute("sampler.name").and_then(Value::as_str),
         Some("recorded")
     );
-    assert_eq!(ended[0].attribute("added.on_start"), Some(&Value::Bool(true)));
+    assert_eq!(
+        ended[0].attribute("added.on_start"),
+        Some(&Value::Bool(true))
+    );
 }
 
 #[test]

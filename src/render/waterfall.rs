@@ -141,7 +141,12 @@ pub fn render_waterfall(spans: &[WaterfallSpan<'_>], options: &WaterfallOptions)
                 .char_indices()
                 .nth(service.chars().count().min(label.chars().count()))
                 .map_or(label.len(), |(b, _)| b);
-            let _ = write!(out, "\x1b[{color}m{}\x1b[0m{}", &label[..split], &label[split..]);
+            let _ = write!(
+                out,
+                "\x1b[{color}m{}\x1b[0m{}",
+                &label[..split],
+                &label[split..]
+            );
         } else {
             out.push_str(&label);
         }
@@ -260,7 +265,13 @@ mod tests {
             span(1, 0, "my-api", "GET /users", 0, 245),
         ];
         spans[1].is_error = true;
-        let text = render_waterfall(&spans, &WaterfallOptions { width: 72, color: false });
+        let text = render_waterfall(
+            &spans,
+            &WaterfallOptions {
+                width: 72,
+                color: false,
+            },
+        );
         let expected = "\
 my-api › GET /users          245ms  ████████████████████████████████████
 my-api ›   auth             30.0ms  ██████
@@ -277,16 +288,35 @@ my-api ›   fetch_from_db ✗   172ms       ███████████�
     #[test]
     fn colour_codes_only_when_asked() {
         let spans = [span(1, 0, "a", "root", 0, 10)];
-        let plain = render_waterfall(&spans, &WaterfallOptions { width: 60, color: false });
+        let plain = render_waterfall(
+            &spans,
+            &WaterfallOptions {
+                width: 60,
+                color: false,
+            },
+        );
         assert!(!plain.contains('\x1b'));
-        let coloured = render_waterfall(&spans, &WaterfallOptions { width: 60, color: true });
+        let coloured = render_waterfall(
+            &spans,
+            &WaterfallOptions {
+                width: 60,
+                color: true,
+            },
+        );
         assert!(coloured.contains("\x1b[36ma\x1b[0m"));
         assert!(coloured.contains("\x1b[36m█"));
     }
 
     #[test]
     fn untrusted_names_are_neutralised() {
-        let spans = [span(1, 0, "svc\x1b]0;pwned\x07", "GET \x1b[2J/\u{202e}", 0, 10)];
+        let spans = [span(
+            1,
+            0,
+            "svc\x1b]0;pwned\x07",
+            "GET \x1b[2J/\u{202e}",
+            0,
+            10,
+        )];
         for color in [false, true] {
             let text = render_waterfall(&spans, &WaterfallOptions { width: 120, color });
             assert!(!text.contains("\x1b]"), "{text:?}");
@@ -299,7 +329,7 @@ my-api ›   fetch_from_db ✗   172ms       ███████████�
     #[test]
     fn orphans_cycles_and_self_parents_are_drawn_once() {
         let spans = [
-            span(1, 2, "s", "a", 0, 10),  // cycle 1 -> 2 -> 1
+            span(1, 2, "s", "a", 0, 10), // cycle 1 -> 2 -> 1
             span(2, 1, "s", "b", 1, 9),
             span(3, 99, "s", "orphan", 2, 5),
             span(4, 4, "s", "self", 3, 4),
@@ -323,13 +353,25 @@ my-api ›   fetch_from_db ✗   172ms       ███████████�
                 ..span(2, 1, "svc", "backwards", 500, 500)
             },
         ];
-        let text = render_waterfall(&spans, &WaterfallOptions { width: 80, color: false });
+        let text = render_waterfall(
+            &spans,
+            &WaterfallOptions {
+                width: 80,
+                color: false,
+            },
+        );
         for line in text.lines() {
             assert!(line.chars().count() <= 80, "{line}");
         }
         assert!(text.contains('…'));
         // Tiny widths still work.
-        let narrow = render_waterfall(&spans, &WaterfallOptions { width: 5, color: false });
+        let narrow = render_waterfall(
+            &spans,
+            &WaterfallOptions {
+                width: 5,
+                color: false,
+            },
+        );
         assert_eq!(narrow.lines().count(), 2);
     }
 }

@@ -37,7 +37,14 @@ impl Context {
     /// The current context of this thread (an empty one when nothing is
     /// entered).
     pub fn current() -> Context {
-        STACK.with(|s| s.borrow().entries.last().cloned().flatten().unwrap_or_default())
+        STACK.with(|s| {
+            s.borrow()
+                .entries
+                .last()
+                .cloned()
+                .flatten()
+                .unwrap_or_default()
+        })
     }
 
     /// A context whose span is `span_context` (for example, one extracted
@@ -101,7 +108,9 @@ pub struct ContextGuard {
 
 impl fmt::Debug for ContextGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ContextGuard").field("depth", &self.index).finish()
+        f.debug_struct("ContextGuard")
+            .field("depth", &self.index)
+            .finish()
     }
 }
 

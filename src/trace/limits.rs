@@ -66,9 +66,7 @@ impl SpanLimits {
             match raw.trim().parse::<u32>() {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    diagnostics::warn(&format!(
-                        "ignoring {name}={raw:?}: expected a whole number"
-                    ));
+                    diagnostics::warn(&format!("ignoring {name}={raw:?}: expected a whole number"));
                     None
                 }
             }

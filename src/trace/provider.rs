@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{
-    AlwaysOn, ExportError, IdGenerator, InstrumentationScope, RandomIdGenerator, Resource,
-    Sampler, SpanData, SpanId, SpanLimits, SpanProcessor, TraceId, Tracer,
+    AlwaysOn, ExportError, IdGenerator, InstrumentationScope, RandomIdGenerator, Resource, Sampler,
+    SpanData, SpanId, SpanLimits, SpanProcessor, TraceId, Tracer,
 };
 
 /// The entry point of the SDK: owns the resource, sampler, span limits and
@@ -188,7 +188,10 @@ impl fmt::Debug for TracerProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TracerProvider")
             .field("resource", &self.inner.resource)
-            .field("sampler", &format_args!("{}", self.inner.sampler.description()))
+            .field(
+                "sampler",
+                &format_args!("{}", self.inner.sampler.description()),
+            )
             .field("processors", &self.inner.processors.len())
             .field("limits", &self.inner.limits)
             .field("noop", &self.inner.noop)
@@ -260,6 +263,7 @@ impl TracerProviderBuilder {
 
     /// Builds the provider.
     pub fn build(self) -> TracerProvider {
+        super::clock::init();
         let random_trace_ids = self
             .id_generator
             .as_ref()

@@ -108,7 +108,10 @@ impl Resource {
             }
         }
         match get("OTEL_SERVICE_NAME").filter(|s| !s.trim().is_empty()) {
-            Some(name) => upsert(&mut list, KeyValue::new(SERVICE_NAME, name.trim().to_string())),
+            Some(name) => upsert(
+                &mut list,
+                KeyValue::new(SERVICE_NAME, name.trim().to_string()),
+            ),
             None if super::attribute::find(&list, SERVICE_NAME).is_none() => {
                 let exe = std::env::current_exe()
                     .ok()
@@ -167,7 +170,8 @@ fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>, String>
         if k.is_empty() {
             return Err(format!("{member:?} has an empty key"));
         }
-        let v = percent_decode(v.trim()).ok_or_else(|| format!("{member:?} is not valid percent-encoding"))?;
+        let v = percent_decode(v.trim())
+            .ok_or_else(|| format!("{member:?} is not valid percent-encoding"))?;
         out.push((k.to_string(), v));
     }
     Ok(out)
@@ -222,7 +226,10 @@ mod tests {
     #[test]
     fn service_name_env_wins_over_resource_attributes() {
         let r = detect(&[
-            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,team=core%20infra"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=from-attrs,team=core%20infra",
+            ),
             ("OTEL_SERVICE_NAME", "from-name"),
         ]);
         assert_eq!(r.service_name(), "from-name");

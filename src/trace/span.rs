@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use super::{
     clock, Context, ContextGuard, Event, Key, KeyValue, Link, SpanContext, SpanData, SpanId,
@@ -55,7 +55,7 @@ pub(crate) struct Recording {
     parent_is_remote: bool,
     /// Set when the start time came from the clock: the end time is then
     /// `start_time + elapsed`, monotonic.
-    start_instant: Option<Instant>,
+    start_instant: Option<clock::Tick>,
     start_time: SystemTime,
     attributes: Vec<KeyValue>,
     dropped_attributes_count: u32,
@@ -74,7 +74,7 @@ impl Recording {
         kind: SpanKind,
         parent_span_id: SpanId,
         parent_is_remote: bool,
-        start_instant: Option<Instant>,
+        start_instant: Option<clock::Tick>,
         start_time: SystemTime,
     ) -> Recording {
         Recording {
@@ -219,11 +219,16 @@ fn push_limited(
     if let Some(n) = max_len {
         value.truncate_strings(n as usize);
     }
-    if let Some(existing) = list.iter_mut().find(|e| e.key == key) {
-        existing.value = value;
-    } else if list.len() < max as usize {
-        list.push(KeyValue { key, value });
-    } else {
+    // Push first, then look for an earlier entry with the same key: the pair
+    // is written straight into its slot instead of being moved twice.
+    list.push(KeyValue { key, value });
+    let last = list.len() - 1;
+    let (earlier, pushed) = list.split_at_mut(last);
+    if let Some(existing) = earlier.iter_mut().find(|e| e.key == pushed[0].key) {
+        std::mem::swap(&mut existing.value, &mut pushed[0].value);
+        list.pop();
+    } else if last >= max as usize {
+        list.pop();
         *dropped = dropped.saturating_add(1);
     }
 }

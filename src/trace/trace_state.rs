@@ -32,7 +32,10 @@ pub const MAX_MEMBERS: usize = 32;
 /// # Ok::<(), tracelite::TraceStateError>(())
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct TraceState(Option<Arc<[(Box<str>, Box<str>)]>>);
+pub struct TraceState(Option<Arc<[Member]>>);
+
+/// One `key=value` list member.
+type Member = (Box<str>, Box<str>);
 
 /// Why a key, value or list is not acceptable in a `tracestate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +125,7 @@ impl TraceState {
         K: Into<String>,
         V: Into<String>,
     {
-        let mut list: Vec<(Box<str>, Box<str>)> = Vec::new();
+        let mut list: Vec<Member> = Vec::new();
         for (k, v) in members {
             let (k, v) = (k.into(), v.into());
             if !is_valid_key(&k) || list.iter().any(|(existing, _)| **existing == *k) {
@@ -139,7 +142,7 @@ impl TraceState {
         Ok(TraceState::from_vec(list))
     }
 
-    pub(crate) fn from_vec(list: Vec<(Box<str>, Box<str>)>) -> TraceState {
+    pub(crate) fn from_vec(list: Vec<Member>) -> TraceState {
         if list.is_empty() {
             TraceState(None)
         } else {
@@ -168,7 +171,7 @@ impl TraceState {
         if !is_valid_value(&value) {
             return Err(TraceStateError::InvalidValue(value));
         }
-        let mut list: Vec<(Box<str>, Box<str>)> = Vec::with_capacity(self.len() + 1);
+        let mut list: Vec<Member> = Vec::with_capacity(self.len() + 1);
         list.push((key.into_boxed_str(), value.into_boxed_str()));
         let others = self.members().iter().filter(|(k, _)| **k != *list[0].0);
         let others: Vec<_> = others.cloned().collect();
@@ -196,7 +199,7 @@ impl TraceState {
         self.members().iter().map(|(k, v)| (&**k, &**v))
     }
 
-    fn members(&self) -> &[(Box<str>, Box<str>)] {
+    fn members(&self) -> &[Member] {
         self.0.as_deref().unwrap_or(&[])
     }
 

@@ -77,11 +77,7 @@ impl Tracer {
     /// });
     /// assert_eq!(total, 3);
     /// ```
-    pub fn in_span<T>(
-        &self,
-        name: impl Into<Cow<'static, str>>,
-        f: impl FnOnce(&Span) -> T,
-    ) -> T {
+    pub fn in_span<T>(&self, name: impl Into<Cow<'static, str>>, f: impl FnOnce(&Span) -> T) -> T {
         let span = self.span(name).start();
         let _active = span.enter();
         f(&span)
@@ -163,11 +159,7 @@ impl SpanBuilder<'_> {
     }
 
     /// Adds an attribute known at start (the sampler sees it).
-    pub fn attribute(
-        mut self,
-        key: impl Into<super::Key>,
-        value: impl Into<super::Value>,
-    ) -> Self {
+    pub fn attribute(mut self, key: impl Into<super::Key>, value: impl Into<super::Value>) -> Self {
         self.attributes.push(KeyValue::new(key, value));
         self
     }

@@ -1,0 +1,129 @@
+//! TraceLite beside `opentelemetry_sdk`, the same span shapes in one run, so
+//! BENCHMARKS.md can report ratios measured on the same machine at the same
+//! time. Run with `cargo bench -p tracelite-peers-bench`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use opentelemetry::trace::{
+    FutureExt as _, Span as _, TraceContextExt, Tracer as _, TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    Sampler, SdkTracer, SdkTracerProvider, Span, SpanData, SpanLimits, SpanProcessor,
+};
+
+#[path = "../../common/shapes.rs"]
+mod shapes;
+
+#[derive(Debug)]
+struct OtelNoopProcessor;
+
+impl SpanProcessor for OtelNoopProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+    fn on_end(&self, span: SpanData) {
+        black_box(span);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+fn otel_provider(sampled: bool, with_noop_processor: bool) -> SdkTracerProvider {
+    let mut builder = SdkTracerProvider::builder()
+        .with_span_limits(SpanLimits::default())
+        .with_sampler(if sampled {
+            Sampler::AlwaysOn
+        } else {
+            Sampler::AlwaysOff
+        });
+    if with_noop_processor {
+        builder = builder.with_span_processor(OtelNoopProcessor);
+    }
+    builder.build()
+}
+
+#[inline]
+fn otel_span_with_4_attributes(tracer: &SdkTracer) {
+    let mut span = tracer.start("GET /users");
+    span.set_attribute(KeyValue::new("http.request.method", "GET"));
+    span.set_attribute(KeyValue::new("http.response.status_code", 200));
+    span.set_attribute(KeyValue::new("url.path", "/users"));
+    span.set_attribute(KeyValue::new("server.port", 8080));
+    span.end();
+}
+
+#[inline]
+fn otel_parent_and_child(tracer: &SdkTracer) {
+    let parent = tracer.start("parent");
+    let cx = Context::current_with_span(parent);
+    let _active = cx.clone().attach();
+    let mut child = tracer.start("child");
+    child.end();
+}
+
+#[inline]
+fn otel_future_in_span(tracer: &SdkTracer) {
+    let cx = Context::current_with_span(tracer.start("future"));
+    let fut = pin!(async { black_box(1) }.with_context(cx));
+    let mut task = TaskContext::from_waker(Waker::noop());
+    assert!(matches!(fut.poll(&mut task), Poll::Ready(1)));
+}
+
+fn compare(c: &mut Criterion) {
+    let shapes_list: [(&str, bool, bool); 5] = [
+        ("sampled_4_attrs_no_processor", true, false),
+        ("sampled_4_attrs_noop_processor", true, true),
+        ("unsampled_4_attrs", false, true),
+        ("parent_and_child_noop_processor", true, true),
+        ("future_in_span_noop_processor", true, true),
+    ];
+    for (name, sampled, processor) in shapes_list {
+        let mut g = c.benchmark_group(name);
+        g.warm_up_time(Duration::from_secs(1));
+        g.measurement_time(Duration::from_secs(3));
+
+        let tl = shapes::provider(sampled, processor);
+        let tl_tracer = tl.tracer("bench");
+        let ot = otel_provider(sampled, processor);
+        let ot_tracer = ot.tracer("bench");
+        match name {
+            n if n.starts_with("parent_and_child") => {
+                g.bench_function("tracelite", |b| {
+                    b.iter(|| shapes::parent_and_child(&tl_tracer))
+                });
+                g.bench_function("opentelemetry", |b| {
+                    b.iter(|| otel_parent_and_child(&ot_tracer))
+                });
+            }
+            n if n.starts_with("future_in_span") => {
+                g.bench_function("tracelite", |b| {
+                    b.iter(|| shapes::future_in_span(&tl_tracer))
+                });
+                g.bench_function("opentelemetry", |b| {
+                    b.iter(|| otel_future_in_span(&ot_tracer))
+                });
+            }
+            _ => {
+                g.bench_function("tracelite", |b| {
+                    b.iter(|| shapes::span_with_4_attributes(&tl_tracer))
+                });
+                g.bench_function("opentelemetry", |b| {
+                    b.iter(|| otel_span_with_4_attributes(&ot_tracer))
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, compare);
+criterion_main!(benches);
