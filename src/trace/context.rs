@@ -7,10 +7,10 @@ use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 
-use super::SpanContext;
+use super::{Baggage, SpanContext};
 
-/// What flows from a span to its children: the parent span's context (and,
-/// later, baggage). Cheap to clone.
+/// What flows from a span to its children and across services: the parent
+/// span's context and the [`Baggage`]. Cheap to clone.
 ///
 /// A thread has a *current* context: spans started without an explicit
 /// parent become children of it. [`Span::enter`](crate::Span::enter) and
@@ -24,6 +24,7 @@ use super::SpanContext;
 #[derive(Clone, Default, PartialEq)]
 pub struct Context {
     span: SpanContext,
+    baggage: Baggage,
 }
 
 impl Context {
@@ -31,6 +32,7 @@ impl Context {
     pub const fn new() -> Context {
         Context {
             span: SpanContext::empty(),
+            baggage: Baggage::new(),
         }
     }
 
@@ -50,7 +52,10 @@ impl Context {
     /// A context whose span is `span_context` (for example, one extracted
     /// from incoming headers).
     pub fn from_span_context(span_context: SpanContext) -> Context {
-        Context { span: span_context }
+        Context {
+            span: span_context,
+            baggage: Baggage::new(),
+        }
     }
 
     /// This context with another span context.
@@ -64,6 +69,18 @@ impl Context {
     /// invalid when there is none.
     pub fn span_context(&self) -> &SpanContext {
         &self.span
+    }
+
+    /// The baggage carried by this context.
+    pub fn baggage(&self) -> &Baggage {
+        &self.baggage
+    }
+
+    /// This context with other baggage.
+    #[must_use]
+    pub fn with_baggage(mut self, baggage: Baggage) -> Context {
+        self.baggage = baggage;
+        self
     }
 
     /// Whether this context holds a valid span context.
@@ -92,7 +109,10 @@ impl Context {
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Context").field("span", &self.span).finish()
+        f.debug_struct("Context")
+            .field("span", &self.span)
+            .field("baggage", &self.baggage)
+            .finish()
     }
 }
 

@@ -3,7 +3,9 @@
 //! else builds on it.
 
 pub(crate) mod attribute;
+pub mod baggage;
 pub mod clock;
+mod config_error;
 mod context;
 mod future;
 pub mod global;
@@ -21,6 +23,8 @@ mod trace_state;
 mod tracer;
 
 pub use attribute::{Array, Key, KeyValue, StringValue, Value};
+pub use baggage::{Baggage, BaggageEntry, BaggageError};
+pub use config_error::ConfigError;
 pub use context::{Context, ContextGuard};
 pub use future::{FutureExt, Instrumented};
 pub use id::{IdGenerator, IdParseError, RandomIdGenerator, SpanId, TraceId};
@@ -29,7 +33,8 @@ pub use processor::{ExportError, SpanProcessor};
 pub use provider::{TracerProvider, TracerProviderBuilder};
 pub use resource::Resource;
 pub use sampler::{
-    AlwaysOff, AlwaysOn, Sampler, SamplingDecision, SamplingParameters, SamplingResult,
+    sampler_from_env, AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, SamplingDecision,
+    SamplingParameters, SamplingResult, TraceIdRatioBased,
 };
 pub use scope::{InstrumentationScope, ScopeBuilder};
 pub use span::Span;

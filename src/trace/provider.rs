@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{
-    AlwaysOn, ExportError, IdGenerator, InstrumentationScope, RandomIdGenerator, Resource, Sampler,
-    SpanData, SpanId, SpanLimits, SpanProcessor, TraceId, Tracer,
+    sampler::sampler_from_lookup, AlwaysOn, ExportError, IdGenerator, InstrumentationScope,
+    ParentBased, RandomIdGenerator, Resource, Sampler, SpanData, SpanId, SpanLimits, SpanProcessor,
+    TraceId, Tracer,
 };
 
 /// The entry point of the SDK: owns the resource, sampler, span limits and
@@ -203,12 +204,14 @@ impl fmt::Debug for TracerProvider {
 /// Configures a [`TracerProvider`].
 ///
 /// Defaults: the resource from the environment ([`Resource::default`]), the
-/// [`AlwaysOn`] sampler, span limits from the environment
+/// sampler from `OTEL_TRACES_SAMPLER` (see
+/// [`sampler_from_env`](crate::sampler_from_env)) or else
+/// `ParentBased(AlwaysOn)`, span limits from the environment
 /// ([`SpanLimits::from_env`]), random ids, and no processors.
 pub struct TracerProviderBuilder {
     resource: Option<Resource>,
     processors: Vec<Box<dyn SpanProcessor>>,
-    sampler: Box<dyn Sampler>,
+    sampler: Option<Box<dyn Sampler>>,
     limits: Option<SpanLimits>,
     id_generator: Option<Box<dyn IdGenerator>>,
     noop: bool,
@@ -219,7 +222,7 @@ impl Default for TracerProviderBuilder {
         TracerProviderBuilder {
             resource: None,
             processors: Vec::new(),
-            sampler: Box::new(AlwaysOn),
+            sampler: None,
             limits: None,
             id_generator: None,
             noop: false,
@@ -245,7 +248,7 @@ impl TracerProviderBuilder {
 
     /// Sets the sampler.
     pub fn with_sampler(mut self, sampler: impl Sampler) -> Self {
-        self.sampler = Box::new(sampler);
+        self.sampler = Some(Box::new(sampler));
         self
     }
 
@@ -274,13 +277,26 @@ impl TracerProviderBuilder {
             inner: Arc::new(ProviderInner {
                 resource: self.resource.unwrap_or_default(),
                 processors: self.processors.into_boxed_slice(),
-                sampler: self.sampler,
+                sampler: self.sampler.unwrap_or_else(default_sampler),
                 limits: self.limits.unwrap_or_else(SpanLimits::from_env),
                 id_generator: self.id_generator,
                 random_trace_ids,
                 noop: self.noop,
                 is_shutdown: AtomicBool::new(false),
             }),
+        }
+    }
+}
+
+/// The sampler from the environment, or OpenTelemetry's default
+/// `ParentBased(AlwaysOn)`; a bad setting is reported and the default used.
+fn default_sampler() -> Box<dyn Sampler> {
+    match sampler_from_lookup(|name| std::env::var(name).ok()) {
+        Ok(Some(sampler)) => sampler,
+        Ok(None) => Box::new(ParentBased::new(AlwaysOn)),
+        Err(e) => {
+            crate::diagnostics::warn(&format!("{e}; using parentbased_always_on"));
+            Box::new(ParentBased::new(AlwaysOn))
         }
     }
 }

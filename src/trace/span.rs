@@ -6,8 +6,8 @@ use std::fmt;
 use std::time::SystemTime;
 
 use super::{
-    clock, Context, ContextGuard, Event, Key, KeyValue, Link, SpanContext, SpanData, SpanId,
-    SpanKind, SpanLimits, Status, Tracer, Value,
+    clock, Baggage, Context, ContextGuard, Event, Key, KeyValue, Link, SpanContext, SpanData,
+    SpanId, SpanKind, SpanLimits, Status, Tracer, Value,
 };
 
 /// An operation being timed: started by a [`Tracer`], ended once by
@@ -41,6 +41,9 @@ use super::{
 /// ```
 pub struct Span {
     context: SpanContext,
+    /// The baggage of the context the span started in; part of the context
+    /// it makes current.
+    baggage: Baggage,
     /// Boxed so that a span (and an unsampled one above all) stays small and
     /// cheap to move; `None` once ended or when not recording.
     record: RefCell<Option<Box<Recording>>>,
@@ -247,17 +250,23 @@ fn limit_list(attrs: Vec<KeyValue>, max: u32, max_len: Option<u32>) -> (Vec<KeyV
 
 impl Span {
     #[inline]
-    pub(crate) fn recording(context: SpanContext, record: Box<Recording>) -> Span {
+    pub(crate) fn recording(
+        context: SpanContext,
+        baggage: Baggage,
+        record: Box<Recording>,
+    ) -> Span {
         Span {
             context,
+            baggage,
             record: RefCell::new(Some(record)),
         }
     }
 
     #[inline]
-    pub(crate) fn non_recording(context: SpanContext) -> Span {
+    pub(crate) fn non_recording(context: SpanContext, baggage: Baggage) -> Span {
         Span {
             context,
+            baggage,
             record: RefCell::new(None),
         }
     }
@@ -265,7 +274,7 @@ impl Span {
     /// A span that records nothing and carries `context`, for example to
     /// stand for a remote parent.
     pub fn from_span_context(context: SpanContext) -> Span {
-        Span::non_recording(context)
+        Span::non_recording(context, Baggage::new())
     }
 
     /// The span's identity, valid whether or not it records.
@@ -273,10 +282,11 @@ impl Span {
         &self.context
     }
 
-    /// A context whose parent is this span, to pass to another task or to
+    /// A context whose parent is this span, with the baggage of the context
+    /// the span started in: to pass to another task or to
     /// [`SpanBuilder::parent`](crate::SpanBuilder::parent).
     pub fn context(&self) -> Context {
-        Context::from_span_context(self.context.clone())
+        Context::from_span_context(self.context.clone()).with_baggage(self.baggage.clone())
     }
 
     /// Whether the span records data (it was sampled or recorded, and has

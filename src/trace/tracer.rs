@@ -200,7 +200,7 @@ impl SpanBuilder<'_> {
 
         if provider.noop || provider.is_shutdown() {
             // Carry the parent's context so propagation passes through.
-            return Span::non_recording(parent.clone());
+            return Span::non_recording(parent.clone(), parent_cx.baggage().clone());
         }
 
         let (trace_id, parent_span_id, flags) = if parent.is_valid() {
@@ -232,7 +232,7 @@ impl SpanBuilder<'_> {
             trace_state,
         );
         if result.decision == SamplingDecision::Drop {
-            return Span::non_recording(context);
+            return Span::non_recording(context, parent_cx.baggage().clone());
         }
 
         let (start_instant, start_time) = match self.start_time {
@@ -252,7 +252,7 @@ impl SpanBuilder<'_> {
             start_time,
         ));
         record.set_initial(self.attributes, result.attributes, self.links);
-        let span = Span::recording(context, record);
+        let span = Span::recording(context, parent_cx.baggage().clone(), record);
         for processor in provider.processors() {
             processor.on_start(&span, &parent_cx);
         }
