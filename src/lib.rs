@@ -53,6 +53,7 @@
 
 mod diagnostics;
 pub mod export;
+pub mod propagation;
 pub mod render;
 pub mod trace;
 

@@ -13,13 +13,13 @@ mod id;
 mod limits;
 mod processor;
 mod provider;
-mod resource;
+pub(crate) mod resource;
 mod sampler;
 mod scope;
 mod span;
 mod span_context;
 mod span_data;
-mod trace_state;
+pub(crate) mod trace_state;
 mod tracer;
 
 pub use attribute::{Array, Key, KeyValue, StringValue, Value};

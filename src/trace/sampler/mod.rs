@@ -55,7 +55,7 @@ impl SamplingResult {
 }
 
 /// What a sampler sees of a span about to start.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct SamplingParameters<'a> {
     /// The parent context (its span context is invalid for a root span).
@@ -70,6 +70,21 @@ pub struct SamplingParameters<'a> {
     pub attributes: &'a [KeyValue],
     /// Links given at start.
     pub links: &'a [Link],
+}
+
+impl<'a> SamplingParameters<'a> {
+    /// Parameters with no start attributes and no links (for samplers that
+    /// delegate, and for testing your own sampler).
+    pub fn new(parent: &'a Context, trace_id: TraceId, name: &'a str, kind: SpanKind) -> Self {
+        SamplingParameters {
+            parent,
+            trace_id,
+            name,
+            kind,
+            attributes: &[],
+            links: &[],
+        }
+    }
 }
 
 /// Decides at span start whether a span is dropped, recorded, or recorded and

@@ -1,0 +1,77 @@
+//! Propagation and sampling on the request path: extracting and injecting
+//! `traceparent` + a 3-member `tracestate`, and each sampler's decision.
+//! Figures: BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::{HeaderMap, HeaderValue};
+use tracelite::propagation::{TextMapPropagator, TraceContextPropagator};
+use tracelite::{
+    AlwaysOn, Context, ParentBased, RateLimiting, Sampler, SamplingParameters, SpanKind,
+    TraceIdRatioBased,
+};
+
+fn propagation(c: &mut Criterion) {
+    let mut g = c.benchmark_group("propagation");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+
+    let mut incoming = HeaderMap::new();
+    incoming.insert(
+        "traceparent",
+        HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    );
+    incoming.insert(
+        "tracestate",
+        HeaderValue::from_static("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,vendor=abc123"),
+    );
+    let propagator = TraceContextPropagator::new();
+    g.bench_function("extract_traceparent_tracestate3", |b| {
+        b.iter(|| black_box(propagator.extract(black_box(&incoming))))
+    });
+
+    let cx = propagator.extract(&incoming);
+    let mut outgoing = HeaderMap::with_capacity(4);
+    g.bench_function("inject_traceparent_tracestate3", |b| {
+        b.iter(|| {
+            propagator.inject_context(black_box(&cx), &mut outgoing);
+            black_box(&outgoing);
+        })
+    });
+    g.finish();
+}
+
+fn samplers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sampler");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(2));
+    let root = Context::new();
+    let trace_id = tracelite::TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c);
+    let params = |cx| SamplingParameters::new(cx, trace_id, "GET /users", SpanKind::Server);
+    let list: Vec<(&str, Box<dyn Sampler>)> = vec![
+        ("always_on", Box::new(AlwaysOn)),
+        (
+            "traceidratio_0.25",
+            Box::new(TraceIdRatioBased::new(0.25).unwrap()),
+        ),
+        (
+            "parentbased_always_on_root",
+            Box::new(ParentBased::new(AlwaysOn)),
+        ),
+        (
+            "ratelimiting_1e9_per_s",
+            Box::new(RateLimiting::new(1e9).unwrap()),
+        ),
+    ];
+    for (name, sampler) in &list {
+        g.bench_function(*name, |b| {
+            b.iter(|| black_box(sampler.should_sample(black_box(&params(&root)))))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, propagation, samplers);
+criterion_main!(benches);

@@ -1,0 +1,91 @@
+//! `http::HeaderMap` as a propagation carrier.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::{Extractor, Injector};
+use crate::trace::Context;
+
+impl Injector for HeaderMap {
+    fn set(&mut self, key: &str, value: String) {
+        // Our propagators write valid header names and visible-ASCII values;
+        // anything else (from a custom propagator) is skipped, not a panic.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.insert(name, value);
+        }
+    }
+}
+
+impl Extractor for HeaderMap {
+    fn get(&self, key: &str) -> Option<&str> {
+        HeaderMap::get(self, key).and_then(|v| v.to_str().ok())
+    }
+
+    fn get_all(&self, key: &str, each: &mut dyn FnMut(&[u8])) {
+        for value in HeaderMap::get_all(self, key) {
+            each(value.as_bytes());
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        HeaderMap::keys(self).map(HeaderName::as_str).collect()
+    }
+}
+
+/// Writes the current context into outgoing `headers` with the global
+/// propagator: the way to propagate through an HTTP client that is not a
+/// Tower service (reqwest, ureq, ...).
+///
+/// ```
+/// use http::HeaderMap;
+/// use tracelite::TracerProvider;
+///
+/// let tracer = TracerProvider::builder().build().tracer("client");
+/// let span = tracer.start("GET /users");
+/// let _active = span.enter();
+/// let mut headers = HeaderMap::new();
+/// tracelite::propagation::inject_into_headers(&mut headers);
+/// assert!(headers["traceparent"].to_str().unwrap().starts_with("00-"));
+/// ```
+pub fn inject_into_headers(headers: &mut HeaderMap) {
+    super::inject(headers);
+}
+
+/// The context carried by incoming `headers`, read with the global
+/// propagator (an empty context when they carry none).
+pub fn extract_from_headers(headers: &HeaderMap) -> Context {
+    super::extract(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::propagation::{TextMapPropagator, TraceContextPropagator};
+
+    #[test]
+    fn repeated_and_non_text_headers() {
+        let mut h = HeaderMap::new();
+        let tp = "00-12345678901234567890123456789012-1234567890123456-01";
+        h.append("traceparent", HeaderValue::from_static(tp));
+        assert!(TraceContextPropagator.extract(&h).has_active_span());
+        h.append("traceparent", HeaderValue::from_static(tp));
+        assert!(
+            !TraceContextPropagator.extract(&h).has_active_span(),
+            "repeated"
+        );
+
+        let mut h = HeaderMap::new();
+        h.insert(
+            "traceparent",
+            HeaderValue::from_bytes(b"00-\xff\xfe").unwrap(),
+        );
+        h.insert("tracestate", HeaderValue::from_bytes(b"a=\xff").unwrap());
+        h.insert("baggage", HeaderValue::from_bytes(b"k=\xff,ok=1").unwrap());
+        let cx = crate::propagation::TextMapCompositePropagator::default().extract(&h);
+        assert!(!cx.has_active_span());
+        assert_eq!(cx.baggage().get("ok"), Some("1"));
+        assert_eq!(cx.baggage().len(), 1);
+    }
+}

@@ -1,0 +1,467 @@
+//! W3C Trace Context: the `traceparent` and `tracestate` headers.
+
+use super::{trim_ows, Extractor, Injector, TextMapPropagator};
+use crate::trace::trace_state::{is_valid_key, is_valid_value, MAX_MEMBERS};
+use crate::trace::{Context, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+const FIELDS: [&str; 2] = [TRACEPARENT, TRACESTATE];
+
+/// The length of a version `00` traceparent.
+const TRACEPARENT_LEN: usize = 55;
+/// Bytes of `tracestate` looked at in total: 32 members of at most 513
+/// characters, their commas, and generous room for whitespace. Past it the
+/// whole tracestate is dropped.
+const MAX_TRACESTATE_BYTES: usize = 32 * 1024;
+
+/// Propagates the trace context with the W3C `traceparent` and `tracestate`
+/// headers (Trace Context Level 1, and Level 2's `random` flag).
+///
+/// Extraction follows the Recommendation to the letter: header names are
+/// case-insensitive; surrounding spaces and tabs are ignored; version `ff`,
+/// uppercase hex, wrong lengths, all-zero ids, illegal characters and a
+/// repeated `traceparent` are invalid, and then no parent is extracted (a new
+/// trace starts) and `tracestate` is ignored; a future version is read by its
+/// first four fields when what follows is a `-`; trace flags are carried as
+/// received. `tracestate` headers are combined in order; an invalid member,
+/// a duplicated key or more than 32 members drops the whole tracestate.
+///
+/// Injection always writes version `00` with the current span as the parent,
+/// and `tracestate` when it is not empty.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracelite::propagation::{TextMapPropagator, TraceContextPropagator};
+///
+/// let propagator = TraceContextPropagator::new();
+/// let mut incoming = HashMap::new();
+/// incoming.insert("TraceParent".into(), " 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 ".into());
+/// incoming.insert("tracestate".into(), "congo=t61rcWkgMzE, rojo=00f067aa0ba902b7".into());
+/// let cx = propagator.extract(&incoming);
+/// assert!(cx.span_context().is_sampled());
+/// assert_eq!(cx.span_context().trace_state().get("rojo"), Some("00f067aa0ba902b7"));
+///
+/// let mut outgoing = HashMap::new();
+/// propagator.inject_context(&cx, &mut outgoing);
+/// assert_eq!(outgoing["traceparent"], "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+/// assert_eq!(outgoing["tracestate"], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TraceContextPropagator;
+
+impl TraceContextPropagator {
+    /// The W3C Trace Context propagator.
+    pub const fn new() -> Self {
+        TraceContextPropagator
+    }
+}
+
+impl TextMapPropagator for TraceContextPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span_context();
+        if !span.is_valid() {
+            return;
+        }
+        injector.set(TRACEPARENT, format_traceparent(span));
+        if !span.trace_state().is_empty() {
+            injector.set(TRACESTATE, span.trace_state().header());
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        match extract_span_context(extractor) {
+            Some(span) => cx.clone().with_span_context(span),
+            None => cx.clone(),
+        }
+    }
+
+    fn fields(&self) -> &[&'static str] {
+        &FIELDS
+    }
+}
+
+/// The remote span context in the carrier, if its `traceparent` is valid.
+fn extract_span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
+    let mut count = 0;
+    let mut parsed = None;
+    extractor.get_all(TRACEPARENT, &mut |value| {
+        count += 1;
+        if count == 1 {
+            parsed = parse_traceparent(value);
+        }
+    });
+    if count != 1 {
+        // Missing, or repeated: a repeated traceparent is invalid.
+        return None;
+    }
+    let (trace_id, span_id, flags) = parsed?;
+    let trace_state = extract_trace_state(extractor);
+    Some(SpanContext::new(
+        trace_id,
+        span_id,
+        flags,
+        true,
+        trace_state,
+    ))
+}
+
+/// Formats `00-{trace id}-{span id}-{flags}`.
+pub(crate) fn format_traceparent(span: &SpanContext) -> String {
+    format!(
+        "00-{}-{}-{}",
+        span.trace_id(),
+        span.span_id(),
+        span.trace_flags()
+    )
+}
+
+/// Parses lowercase hex digits into an integer.
+fn hex(digits: &[u8]) -> Option<u128> {
+    let mut value: u128 = 0;
+    for &b in digits {
+        let nibble = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        value = (value << 4) | u128::from(nibble);
+    }
+    Some(value)
+}
+
+/// Parses one `traceparent` value per W3C Trace Context.
+pub(crate) fn parse_traceparent(raw: &[u8]) -> Option<(TraceId, SpanId, TraceFlags)> {
+    let s = trim_ows(raw);
+    if s.len() < TRACEPARENT_LEN {
+        return None;
+    }
+    let version = hex(&s[0..2])? as u8;
+    if version == 0xff || s[2] != b'-' || s[35] != b'-' || s[52] != b'-' {
+        return None;
+    }
+    if version == 0 {
+        if s.len() != TRACEPARENT_LEN {
+            return None;
+        }
+    } else if s.len() > TRACEPARENT_LEN && s[TRACEPARENT_LEN] != b'-' {
+        // A future version may add fields, introduced by a dash.
+        return None;
+    }
+    let trace_id = TraceId::from_u128(hex(&s[3..35])?);
+    let span_id = SpanId::from_u64(hex(&s[36..52])? as u64);
+    let flags = hex(&s[53..55])? as u8;
+    if !trace_id.is_valid() || !span_id.is_valid() {
+        return None;
+    }
+    // Version 00 flags are carried whole; of a future version's flags only
+    // the bits we know the meaning of.
+    let flags = if version == 0 { flags } else { flags & 0x03 };
+    Some((trace_id, span_id, TraceFlags::new(flags)))
+}
+
+/// Combines every `tracestate` header in order and parses the list. Any
+/// invalid member, duplicated key, or more than 32 members drops it all.
+fn extract_trace_state(extractor: &dyn Extractor) -> TraceState {
+    let mut members: Vec<(Box<str>, Box<str>)> = Vec::new();
+    let mut valid = true;
+    let mut seen_bytes = 0usize;
+    extractor.get_all(TRACESTATE, &mut |value| {
+        seen_bytes += value.len();
+        if !valid || seen_bytes > MAX_TRACESTATE_BYTES {
+            valid = false;
+            return;
+        }
+        valid = parse_tracestate_into(value, &mut members);
+    });
+    if valid {
+        TraceState::from_vec(members)
+    } else {
+        TraceState::default()
+    }
+}
+
+/// Appends the members of one header value; false when it is invalid.
+fn parse_tracestate_into(value: &[u8], members: &mut Vec<(Box<str>, Box<str>)>) -> bool {
+    for member in value.split(|&b| b == b',') {
+        let member = trim_ows(member);
+        if member.is_empty() {
+            continue;
+        }
+        let Ok(member) = std::str::from_utf8(member) else {
+            return false;
+        };
+        let Some((key, val)) = member.split_once('=') else {
+            return false;
+        };
+        if members.len() == MAX_MEMBERS
+            || !is_valid_key(key)
+            || !is_valid_value(val)
+            || members.iter().any(|(k, _)| &**k == key)
+        {
+            return false;
+        }
+        members.push((key.into(), val.into()));
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A carrier holding headers as a list, so repeats and order are exact.
+    struct Headers(Vec<(&'static str, String)>);
+
+    impl Extractor for Headers {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.as_str())
+        }
+        fn get_all(&self, key: &str, each: &mut dyn FnMut(&[u8])) {
+            for (k, v) in &self.0 {
+                if k.eq_ignore_ascii_case(key) {
+                    each(v.as_bytes());
+                }
+            }
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.iter().map(|(k, _)| *k).collect()
+        }
+    }
+
+    const TRACE: &str = "12345678901234567890123456789012";
+    const VALID: &str = "00-12345678901234567890123456789012-1234567890123456-01";
+
+    fn extract(headers: &[(&'static str, &str)]) -> Option<SpanContext> {
+        let h = Headers(headers.iter().map(|(k, v)| (*k, v.to_string())).collect());
+        let cx = TraceContextPropagator.extract(&h);
+        cx.has_active_span().then(|| cx.span_context().clone())
+    }
+
+    fn trace_id_of(traceparent: &str) -> Option<String> {
+        extract(&[("traceparent", traceparent)]).map(|s| s.trace_id().to_string())
+    }
+
+    #[test]
+    fn traceparent_table() {
+        let accepted: &[&str] = &[
+            VALID,
+            " 00-12345678901234567890123456789012-1234567890123456-01",
+            "\t00-12345678901234567890123456789012-1234567890123456-01",
+            "00-12345678901234567890123456789012-1234567890123456-01 ",
+            "00-12345678901234567890123456789012-1234567890123456-01\t",
+            "\t 00-12345678901234567890123456789012-1234567890123456-01 \t",
+            "cc-12345678901234567890123456789012-1234567890123456-01",
+            "cc-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like",
+            "00-12345678901234567890123456789012-1234567890123456-00",
+            "00-12345678901234567890123456789012-1234567890123456-ff",
+        ];
+        for tp in accepted {
+            assert_eq!(
+                trace_id_of(tp).as_deref(),
+                Some(TRACE),
+                "should accept {tp:?}"
+            );
+        }
+        let rejected: &[&str] = &[
+            "",
+            "00-12345678901234567890123456789012-1234567890123456-01.",
+            "00-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like",
+            "cc-12345678901234567890123456789012-1234567890123456-01.what-the-future-will-be-like",
+            "ff-12345678901234567890123456789012-1234567890123456-01",
+            ".0-12345678901234567890123456789012-1234567890123456-01",
+            "0.-12345678901234567890123456789012-1234567890123456-01",
+            "000-12345678901234567890123456789012-1234567890123456-01",
+            "0000-12345678901234567890123456789012-1234567890123456-01",
+            "0-12345678901234567890123456789012-1234567890123456-01",
+            "00-00000000000000000000000000000000-1234567890123456-01",
+            "00-.2345678901234567890123456789012-1234567890123456-01",
+            "00-1234567890123456789012345678901.-1234567890123456-01",
+            "00-123456789012345678901234567890123-1234567890123456-01",
+            "00-1234567890123456789012345678901-1234567890123456-01",
+            "00-12345678901234567890123456789012-0000000000000000-01",
+            "00-12345678901234567890123456789012-.234567890123456-01",
+            "00-12345678901234567890123456789012-123456789012345.-01",
+            "00-12345678901234567890123456789012-12345678901234567-01",
+            "00-12345678901234567890123456789012-123456789012345-01",
+            "00-12345678901234567890123456789012-1234567890123456-.0",
+            "00-12345678901234567890123456789012-1234567890123456-0.",
+            "00-12345678901234567890123456789012-1234567890123456-001",
+            "00-12345678901234567890123456789012-1234567890123456-1",
+            "00-1234567890123456789012345678901A-1234567890123456-01",
+            "00-12345678901234567890123456789012-123456789012345A-01",
+            "0A-12345678901234567890123456789012-1234567890123456-01",
+            "00-12345678901234567890123456789012-1234567890123456-0A",
+            "00_12345678901234567890123456789012-1234567890123456-01",
+            "00-12345678901234567890123456789012_1234567890123456-01",
+            "00-12345678901234567890123456789012-1234567890123456_01",
+            " 00 -12345678901234567890123456789012-1234567890123456-01",
+        ];
+        for tp in rejected {
+            assert_eq!(trace_id_of(tp), None, "should reject {tp:?}");
+        }
+    }
+
+    #[test]
+    fn header_names_are_case_insensitive_and_exact() {
+        for name in ["TraceParent", "TRACEPARENT", "TrAcEpArEnT"] {
+            assert!(extract(&[(name, VALID)]).is_some(), "{name}");
+        }
+        for name in ["trace-parent", "trace.parent"] {
+            assert!(extract(&[(name, VALID)]).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn repeated_traceparent_is_invalid() {
+        let other = "00-12345678901234567890123456789011-1234567890123456-01";
+        assert!(extract(&[("traceparent", VALID), ("traceparent", other)]).is_none());
+        assert!(extract(&[("traceparent", VALID), ("TraceParent", VALID)]).is_none());
+    }
+
+    #[test]
+    fn flags_are_carried_never_invented() {
+        let f = |tp: &str| {
+            extract(&[("traceparent", tp)])
+                .unwrap()
+                .trace_flags()
+                .bits()
+        };
+        assert_eq!(f(VALID), 0x01);
+        assert_eq!(f(&VALID.replace("-01", "-00")), 0x00);
+        assert_eq!(f(&VALID.replace("-01", "-03")), 0x03, "sampled + random");
+        assert_eq!(f(&VALID.replace("-01", "-82")), 0x82, "unknown bit carried");
+        // A future version: only the bits whose meaning we know.
+        assert_eq!(
+            f(&VALID.replacen("00", "cc", 1).replace("-01", "-ff")),
+            0x03
+        );
+        let span = extract(&[("traceparent", VALID)]).unwrap();
+        assert!(span.is_remote() && span.is_sampled());
+        assert_eq!(span.span_id().to_string(), "1234567890123456");
+    }
+
+    fn state(headers: &[&str]) -> TraceState {
+        let mut all = vec![("traceparent", VALID)];
+        all.extend(headers.iter().map(|h| ("tracestate", *h)));
+        extract(&all).unwrap().trace_state().clone()
+    }
+
+    #[test]
+    fn tracestate_table() {
+        assert_eq!(state(&["foo=1,bar=2"]).header(), "foo=1,bar=2");
+        assert_eq!(
+            state(&["foo=1,bar=2", "rojo=1,congo=2", "baz=3"]).header(),
+            "foo=1,bar=2,rojo=1,congo=2,baz=3",
+            "combined in order"
+        );
+        assert_eq!(
+            state(&["foo=1 \t , \t bar=2, \t baz=3"]).header(),
+            "foo=1,bar=2,baz=3"
+        );
+        assert_eq!(
+            state(&["foo=1\t \t,\t \tbar=2,\t \tbaz=3"]).header(),
+            "foo=1,bar=2,baz=3"
+        );
+        assert_eq!(state(&["\t foo=1 \t"]).header(), "foo=1");
+        assert_eq!(state(&[""]).header(), "");
+        assert_eq!(state(&["foo=1", ""]).header(), "foo=1");
+        assert_eq!(state(&["", "foo=1"]).header(), "foo=1");
+        assert_eq!(
+            state(&["foo=1,,bar=2"]).header(),
+            "foo=1,bar=2",
+            "empty members skipped"
+        );
+        let key = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
+        let value: String = (0x20u8..=0x7e)
+            .filter(|&b| b != b',' && b != b'=')
+            .map(char::from)
+            .collect();
+        let all = format!("{key}={value}");
+        assert_eq!(state(&[&all]).get(key), Some(value.as_str()));
+        let tenant = format!("{key}@a-z0-9_-*/={value}");
+        assert_eq!(state(&[&tenant]).len(), 1);
+
+        // Each of these drops the whole tracestate.
+        for bad in [
+            &["foo=1,foo=1"][..],
+            &["foo=1,foo=2"],
+            &["foo=1", "foo=1"],
+            &["foo=1", "foo=2"],
+            &["foo =1"],
+            &["FOO=1"],
+            &["foo.bar=1"],
+            &["foo@=1,bar=2"],
+            &["@foo=1,bar=2"],
+            &["foo@@bar=1,bar=2"],
+            &["foo@bar@baz=1,bar=2"],
+            &["foo=bar=baz"],
+            &["foo=,bar=3"],
+            &["foo"],
+            &["foo=1", "é=1"],
+        ] {
+            assert!(state(bad).is_empty(), "should drop {bad:?}");
+        }
+    }
+
+    #[test]
+    fn tracestate_limits() {
+        let members: Vec<String> = (1..=32).map(|i| format!("bar{i:02}={i:02}")).collect();
+        let ok = state(&[&members[..10].join(","), &members[10..].join(",")]);
+        assert_eq!(ok.len(), 32);
+        assert_eq!(ok.get("bar01"), Some("01"));
+        let mut over = members.clone();
+        over.push("bar33=33".into());
+        assert!(state(&[&over.join(",")]).is_empty(), "33 members drop all");
+
+        let z256 = format!("{}=1", "z".repeat(256));
+        assert_eq!(state(&["foo=1", &z256]).get("foo"), Some("1"));
+        let z257 = format!("{}=1", "z".repeat(257));
+        assert!(state(&["foo=1", &z257]).is_empty());
+        let t241 = format!("{}@{}=1", "t".repeat(241), "v".repeat(14));
+        assert_eq!(state(&["foo=1", &t241]).len(), 2);
+        let t242 = format!("{}@v=1", "t".repeat(242));
+        assert!(state(&["foo=1", &t242]).is_empty());
+        let v15 = format!("t@{}=1", "v".repeat(15));
+        assert!(state(&["foo=1", &v15]).is_empty());
+        // A huge header is dropped without being parsed whole.
+        let huge = "a=1,".repeat(100_000);
+        assert!(state(&[&huge]).is_empty());
+    }
+
+    #[test]
+    fn tracestate_is_ignored_when_traceparent_is_invalid() {
+        let h = Headers(vec![
+            ("traceparent", "ff-bad".to_string()),
+            ("tracestate", "foo=1".to_string()),
+        ]);
+        let cx = TraceContextPropagator.extract(&h);
+        assert!(!cx.has_active_span());
+        assert!(cx.span_context().trace_state().is_empty());
+    }
+
+    #[test]
+    fn inject_writes_version_00_and_the_state() {
+        let span = SpanContext::new(
+            TraceId::from_u128(0xabc),
+            SpanId::from_u64(0xdef),
+            TraceFlags::new(0x83),
+            false,
+            TraceState::from_members([("rojo", "1"), ("congo", "2")]).unwrap(),
+        );
+        let mut out = std::collections::HashMap::new();
+        TraceContextPropagator.inject_context(&Context::from_span_context(span), &mut out);
+        assert_eq!(
+            out["traceparent"],
+            "00-00000000000000000000000000000abc-0000000000000def-83"
+        );
+        assert_eq!(out["tracestate"], "rojo=1,congo=2");
+        // Nothing to inject for an invalid context.
+        let mut none = std::collections::HashMap::new();
+        TraceContextPropagator.inject_context(&Context::new(), &mut none);
+        assert!(none.is_empty());
+    }
+}
