@@ -7,14 +7,34 @@ use crate::trace::Context;
 
 impl Injector for HeaderMap {
     fn set(&mut self, key: &str, value: String) {
-        // Our propagators write valid header names and visible-ASCII values;
-        // anything else (from a custom propagator) is skipped, not a panic.
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
+        // The W3C names are known constants; others are parsed. Values are
+        // taken without a copy. Our propagators write valid names and
+        // visible-ASCII values; anything else (from a custom propagator) is
+        // skipped, not a panic.
+        let name = match known_name(key) {
+            Some(name) => name,
+            None => match HeaderName::from_bytes(key.as_bytes()) {
+                Ok(name) => name,
+                Err(_) => return,
+            },
+        };
+        if let Ok(value) = HeaderValue::try_from(value) {
             self.insert(name, value);
         }
+    }
+}
+
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
+/// The W3C header names, prebuilt so lookups skip parsing the name.
+fn known_name(key: &str) -> Option<HeaderName> {
+    match key {
+        "traceparent" => Some(TRACEPARENT),
+        "tracestate" => Some(TRACESTATE),
+        "baggage" => Some(BAGGAGE),
+        _ => None,
     }
 }
 
@@ -24,7 +44,11 @@ impl Extractor for HeaderMap {
     }
 
     fn get_all(&self, key: &str, each: &mut dyn FnMut(&[u8])) {
-        for value in HeaderMap::get_all(self, key) {
+        let values = match known_name(key) {
+            Some(name) => HeaderMap::get_all(self, name),
+            None => HeaderMap::get_all(self, key),
+        };
+        for value in values {
             each(value.as_bytes());
         }
     }

@@ -1,7 +1,7 @@
 //! W3C Trace Context: the `traceparent` and `tracestate` headers.
 
 use super::{trim_ows, Extractor, Injector, TextMapPropagator};
-use crate::trace::trace_state::{is_valid_key, is_valid_value, MAX_MEMBERS};
+use crate::trace::trace_state::{is_valid_key_bytes, is_valid_value_bytes, MAX_MEMBERS};
 use crate::trace::{Context, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
 const TRACEPARENT: &str = "traceparent";
@@ -106,14 +106,27 @@ fn extract_span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
     ))
 }
 
-/// Formats `00-{trace id}-{span id}-{flags}`.
+/// Formats `00-{trace id}-{span id}-{flags}` without the formatting
+/// machinery (this runs for every outgoing request).
 pub(crate) fn format_traceparent(span: &SpanContext) -> String {
-    format!(
-        "00-{}-{}-{}",
-        span.trace_id(),
-        span.span_id(),
-        span.trace_flags()
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; TRACEPARENT_LEN];
+    out[..3].copy_from_slice(b"00-");
+    let trace = span.trace_id().to_u128();
+    for (i, byte) in out[3..35].iter_mut().enumerate() {
+        *byte = HEX[((trace >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    out[35] = b'-';
+    let id = span.span_id().to_u64();
+    for (i, byte) in out[36..52].iter_mut().enumerate() {
+        *byte = HEX[((id >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out[52] = b'-';
+    let flags = span.trace_flags().bits();
+    out[53] = HEX[usize::from(flags >> 4)];
+    out[54] = HEX[usize::from(flags & 0xf)];
+    // Only ASCII was written.
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 /// Parses lowercase hex digits into an integer.
@@ -163,7 +176,9 @@ pub(crate) fn parse_traceparent(raw: &[u8]) -> Option<(TraceId, SpanId, TraceFla
 /// Combines every `tracestate` header in order and parses the list. Any
 /// invalid member, duplicated key, or more than 32 members drops it all.
 fn extract_trace_state(extractor: &dyn Extractor) -> TraceState {
-    let mut members: Vec<(Box<str>, Box<str>)> = Vec::new();
+    let mut header: Vec<u8> = Vec::new();
+    let mut keys = [(0u16, 0u16); MAX_MEMBERS];
+    let mut members = 0;
     let mut valid = true;
     let mut seen_bytes = 0usize;
     extractor.get_all(TRACESTATE, &mut |value| {
@@ -172,36 +187,53 @@ fn extract_trace_state(extractor: &dyn Extractor) -> TraceState {
             valid = false;
             return;
         }
-        valid = parse_tracestate_into(value, &mut members);
+        valid = parse_tracestate_into(value, &mut header, &mut keys, &mut members);
     });
-    if valid {
-        TraceState::from_vec(members)
-    } else {
-        TraceState::default()
+    match String::from_utf8(header) {
+        Ok(header) if valid => TraceState::from_header_unchecked(header),
+        _ => TraceState::default(),
     }
 }
 
-/// Appends the members of one header value; false when it is invalid.
-fn parse_tracestate_into(value: &[u8], members: &mut Vec<(Box<str>, Box<str>)>) -> bool {
+/// Appends the members of one header value to a normalised header (no
+/// whitespace, no empty members); false when the value is invalid.
+/// `keys` holds the byte ranges of the keys already in `header`.
+fn parse_tracestate_into(
+    value: &[u8],
+    header: &mut Vec<u8>,
+    keys: &mut [(u16, u16); MAX_MEMBERS],
+    members: &mut usize,
+) -> bool {
+    header.reserve(value.len());
     for member in value.split(|&b| b == b',') {
         let member = trim_ows(member);
         if member.is_empty() {
             continue;
         }
-        let Ok(member) = std::str::from_utf8(member) else {
+        let Some(eq) = member.iter().position(|&b| b == b'=') else {
             return false;
         };
-        let Some((key, val)) = member.split_once('=') else {
+        let (key, val) = (&member[..eq], &member[eq + 1..]);
+        if *members == MAX_MEMBERS || !is_valid_key_bytes(key) || !is_valid_value_bytes(val) {
             return false;
-        };
-        if members.len() == MAX_MEMBERS
-            || !is_valid_key(key)
-            || !is_valid_value(val)
-            || members.iter().any(|(k, _)| &**k == key)
+        }
+        let seen = &keys[..*members];
+        if seen
+            .iter()
+            .any(|&(s, e)| &header[usize::from(s)..usize::from(e)] == key)
         {
             return false;
         }
-        members.push((key.into(), val.into()));
+        if !header.is_empty() {
+            header.push(b',');
+        }
+        // Header length stays under MAX_TRACESTATE_BYTES, so it fits in u16.
+        let start = header.len() as u16;
+        header.extend_from_slice(key);
+        keys[*members] = (start, header.len() as u16);
+        header.push(b'=');
+        header.extend_from_slice(val);
+        *members += 1;
     }
     true
 }

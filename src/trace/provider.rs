@@ -208,6 +208,7 @@ impl fmt::Debug for TracerProvider {
 /// [`sampler_from_env`](crate::sampler_from_env)) or else
 /// `ParentBased(AlwaysOn)`, span limits from the environment
 /// ([`SpanLimits::from_env`]), random ids, and no processors.
+#[derive(Default)]
 pub struct TracerProviderBuilder {
     resource: Option<Resource>,
     processors: Vec<Box<dyn SpanProcessor>>,
@@ -215,19 +216,6 @@ pub struct TracerProviderBuilder {
     limits: Option<SpanLimits>,
     id_generator: Option<Box<dyn IdGenerator>>,
     noop: bool,
-}
-
-impl Default for TracerProviderBuilder {
-    fn default() -> Self {
-        TracerProviderBuilder {
-            resource: None,
-            processors: Vec::new(),
-            sampler: None,
-            limits: None,
-            id_generator: None,
-            noop: false,
-        }
-    }
 }
 
 impl TracerProviderBuilder {

@@ -56,9 +56,6 @@ pub(crate) struct Recording {
     kind: SpanKind,
     parent_span_id: SpanId,
     parent_is_remote: bool,
-    /// Set when the start time came from the clock: the end time is then
-    /// `start_time + elapsed`, monotonic.
-    start_instant: Option<clock::Tick>,
     start_time: SystemTime,
     attributes: Vec<KeyValue>,
     dropped_attributes_count: u32,
@@ -77,7 +74,6 @@ impl Recording {
         kind: SpanKind,
         parent_span_id: SpanId,
         parent_is_remote: bool,
-        start_instant: Option<clock::Tick>,
         start_time: SystemTime,
     ) -> Recording {
         Recording {
@@ -86,7 +82,6 @@ impl Recording {
             kind,
             parent_span_id,
             parent_is_remote,
-            start_instant,
             start_time,
             attributes: Vec::new(),
             dropped_attributes_count: 0,
@@ -175,12 +170,10 @@ impl Recording {
         });
     }
 
-    /// The wall time "now", consistent with the span's monotonic start.
+    /// The wall time "now", on the same process-wide clock as every span's
+    /// start, so a child never appears to end after its parent.
     fn now(&self) -> SystemTime {
-        match self.start_instant {
-            Some(start) => self.start_time + start.elapsed(),
-            None => clock::now().1,
-        }
+        clock::now().1
     }
 
     #[inline]

@@ -32,10 +32,9 @@ pub const MAX_MEMBERS: usize = 32;
 /// # Ok::<(), tracelite::TraceStateError>(())
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct TraceState(Option<Arc<[Member]>>);
-
-/// One `key=value` list member.
-type Member = (Box<str>, Box<str>);
+/// The validated header itself (`k=v,k2=v2`): extraction builds it in one
+/// allocation and injection copies it as is.
+pub struct TraceState(Option<Arc<String>>);
 
 /// Why a key, value or list is not acceptable in a `tracestate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +76,12 @@ fn is_key_char(b: u8) -> bool {
 /// Whether `key` is a valid W3C `tracestate` key: a simple key, or a
 /// multi-tenant `tenant@system` key.
 pub fn is_valid_key(key: &str) -> bool {
-    let b = key.as_bytes();
-    match key.find('@') {
+    is_valid_key_bytes(key.as_bytes())
+}
+
+/// [`is_valid_key`] on bytes.
+pub(crate) fn is_valid_key_bytes(b: &[u8]) -> bool {
+    match b.iter().position(|&c| c == b'@') {
         None => {
             !b.is_empty()
                 && b.len() <= 256
@@ -102,7 +105,11 @@ pub fn is_valid_key(key: &str) -> bool {
 /// Whether `value` is a valid W3C `tracestate` value: 1 to 256 printable
 /// ASCII characters other than `,` and `=`, not ending in a space.
 pub fn is_valid_value(value: &str) -> bool {
-    let b = value.as_bytes();
+    is_valid_value_bytes(value.as_bytes())
+}
+
+/// [`is_valid_value`] on bytes.
+pub(crate) fn is_valid_value_bytes(b: &[u8]) -> bool {
     !b.is_empty()
         && b.len() <= 256
         && b[b.len() - 1] != b' '
@@ -125,34 +132,41 @@ impl TraceState {
         K: Into<String>,
         V: Into<String>,
     {
-        let mut list: Vec<Member> = Vec::new();
-        for (k, v) in members {
+        let mut header = String::new();
+        for (count, (k, v)) in members.into_iter().enumerate() {
             let (k, v) = (k.into(), v.into());
-            if !is_valid_key(&k) || list.iter().any(|(existing, _)| **existing == *k) {
+            if !is_valid_key(&k) || TraceState::find(&header, &k).is_some() {
                 return Err(TraceStateError::InvalidKey(k));
             }
             if !is_valid_value(&v) {
                 return Err(TraceStateError::InvalidValue(v));
             }
-            if list.len() == MAX_MEMBERS {
+            if count == MAX_MEMBERS {
                 return Err(TraceStateError::TooManyMembers);
             }
-            list.push((k.into_boxed_str(), v.into_boxed_str()));
+            push_member(&mut header, &k, &v);
         }
-        Ok(TraceState::from_vec(list))
+        Ok(TraceState::from_header_unchecked(header))
     }
 
-    pub(crate) fn from_vec(list: Vec<Member>) -> TraceState {
-        if list.is_empty() {
+    /// A list from a header already validated member by member (no
+    /// duplicates, at most 32 members, no empty members or whitespace).
+    pub(crate) fn from_header_unchecked(header: String) -> TraceState {
+        if header.is_empty() {
             TraceState(None)
         } else {
-            TraceState(Some(list.into()))
+            TraceState(Some(Arc::new(header)))
         }
+    }
+
+    /// The value of `key` in a validated header.
+    fn find<'h>(header: &'h str, key: &str) -> Option<&'h str> {
+        split_members(header).find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// The value for `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        TraceState::find(self.as_header(), key)
     }
 
     /// A new list with `key` set to `value`, moved to the front.
@@ -171,13 +185,13 @@ impl TraceState {
         if !is_valid_value(&value) {
             return Err(TraceStateError::InvalidValue(value));
         }
-        let mut list: Vec<Member> = Vec::with_capacity(self.len() + 1);
-        list.push((key.into_boxed_str(), value.into_boxed_str()));
-        let others = self.members().iter().filter(|(k, _)| **k != *list[0].0);
-        let others: Vec<_> = others.cloned().collect();
-        list.extend(others);
-        list.truncate(MAX_MEMBERS);
-        Ok(TraceState::from_vec(list))
+        let mut header = String::with_capacity(key.len() + value.len() + 2 + self.as_header().len());
+        push_member(&mut header, &key, &value);
+        let others = self.iter().filter(|(k, _)| *k != key).take(MAX_MEMBERS - 1);
+        for (k, v) in others {
+            push_member(&mut header, k, v);
+        }
+        Ok(TraceState::from_header_unchecked(header))
     }
 
     /// A new list without `key` (the same list when `key` is absent).
@@ -185,27 +199,24 @@ impl TraceState {
         if self.get(key).is_none() {
             return self.clone();
         }
-        TraceState::from_vec(
-            self.members()
-                .iter()
-                .filter(|(k, _)| &**k != key)
-                .cloned()
-                .collect(),
-        )
+        let mut header = String::with_capacity(self.as_header().len());
+        for (k, v) in self.iter().filter(|(k, _)| *k != key) {
+            push_member(&mut header, k, v);
+        }
+        TraceState::from_header_unchecked(header)
     }
 
     /// The members in order, most recent first.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.members().iter().map(|(k, v)| (&**k, &**v))
-    }
-
-    fn members(&self) -> &[Member] {
-        self.0.as_deref().unwrap_or(&[])
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        split_members(self.as_header())
     }
 
     /// How many members the list holds.
     pub fn len(&self) -> usize {
-        self.members().len()
+        match &self.0 {
+            None => 0,
+            Some(h) => h.bytes().filter(|&b| b == b',').count() + 1,
+        }
     }
 
     /// Whether the list has no members.
@@ -215,17 +226,32 @@ impl TraceState {
 
     /// The `tracestate` header value: `key=value` members joined by `,`.
     pub fn header(&self) -> String {
-        let mut out = String::new();
-        for (i, (k, v)) in self.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(k);
-            out.push('=');
-            out.push_str(v);
-        }
-        out
+        self.as_header().to_string()
     }
+
+    /// The `tracestate` header value, borrowed.
+    pub fn as_header(&self) -> &str {
+        self.0.as_deref().map_or("", String::as_str)
+    }
+}
+
+/// Appends `key=value` to a header, with a comma when needed.
+pub(crate) fn push_member(header: &mut String, key: &str, value: &str) {
+    if !header.is_empty() {
+        header.push(',');
+    }
+    header.push_str(key);
+    header.push('=');
+    header.push_str(value);
+}
+
+/// The members of a validated header. Keys and values hold neither `,` nor
+/// `=`, so splitting is exact.
+fn split_members(header: &str) -> impl Iterator<Item = (&str, &str)> + '_ {
+    header
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(|m| m.split_once('=').unwrap_or((m, "")))
 }
 
 impl fmt::Debug for TraceState {

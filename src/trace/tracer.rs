@@ -235,12 +235,9 @@ impl SpanBuilder<'_> {
             return Span::non_recording(context, parent_cx.baggage().clone());
         }
 
-        let (start_instant, start_time) = match self.start_time {
-            Some(t) => (None, t),
-            None => {
-                let (mono, wall) = clock::now();
-                (Some(mono), wall)
-            }
+        let start_time = match self.start_time {
+            Some(t) => t,
+            None => clock::now().1,
         };
         let mut record = Box::new(Recording::new(
             self.tracer.clone(),
@@ -248,7 +245,6 @@ impl SpanBuilder<'_> {
             self.kind,
             parent_span_id,
             parent.is_remote(),
-            start_instant,
             start_time,
         ));
         record.set_initial(self.attributes, result.attributes, self.links);
