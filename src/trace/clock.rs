@@ -280,6 +280,9 @@ mod tests {
             unix_nanos(SystemTime::UNIX_EPOCH + Duration::from_nanos(42)),
             42
         );
-        assert_eq!(unix_nanos(SystemTime::UNIX_EPOCH - Duration::from_secs(1)), 0);
+        assert_eq!(
+            unix_nanos(SystemTime::UNIX_EPOCH - Duration::from_secs(1)),
+            0
+        );
     }
 }

@@ -161,7 +161,9 @@ impl TraceState {
 
     /// The value of `key` in a validated header.
     fn find<'h>(header: &'h str, key: &str) -> Option<&'h str> {
-        split_members(header).find(|(k, _)| *k == key).map(|(_, v)| v)
+        split_members(header)
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
     }
 
     /// The value for `key`, if present.
@@ -185,7 +187,8 @@ impl TraceState {
         if !is_valid_value(&value) {
             return Err(TraceStateError::InvalidValue(value));
         }
-        let mut header = String::with_capacity(key.len() + value.len() + 2 + self.as_header().len());
+        let mut header =
+            String::with_capacity(key.len() + value.len() + 2 + self.as_header().len());
         push_member(&mut header, &key, &value);
         let others = self.iter().filter(|(k, _)| *k != key).take(MAX_MEMBERS - 1);
         for (k, v) in others {

@@ -125,5 +125,56 @@ fn compare(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, compare);
+/// W3C extract and inject of a traceparent and a 3-member tracestate, both
+/// libraries on the same carrier type (`HashMap<String, String>`).
+fn propagation(c: &mut Criterion) {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use std::collections::HashMap;
+    use tracelite::propagation::TextMapPropagator as _;
+
+    let mut incoming: HashMap<String, String> = HashMap::new();
+    incoming.insert(
+        "traceparent".into(),
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+    );
+    incoming.insert(
+        "tracestate".into(),
+        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,vendor=abc123".into(),
+    );
+    let tl = tracelite::propagation::TraceContextPropagator::new();
+    let ot = opentelemetry_sdk::propagation::TraceContextPropagator::new();
+
+    let mut g = c.benchmark_group("extract_traceparent_tracestate3");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("tracelite", |b| {
+        b.iter(|| black_box(tl.extract(black_box(&incoming))))
+    });
+    g.bench_function("opentelemetry", |b| {
+        b.iter(|| black_box(ot.extract(black_box(&incoming))))
+    });
+    g.finish();
+
+    let tl_cx = tl.extract(&incoming);
+    let ot_cx = ot.extract(&incoming);
+    let mut out: HashMap<String, String> = HashMap::new();
+    let mut g = c.benchmark_group("inject_traceparent_tracestate3");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("tracelite", |b| {
+        b.iter(|| {
+            tl.inject_context(black_box(&tl_cx), &mut out);
+            black_box(&out);
+        })
+    });
+    g.bench_function("opentelemetry", |b| {
+        b.iter(|| {
+            ot.inject_context(black_box(&ot_cx), &mut out);
+            black_box(&out);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, compare, propagation);
 criterion_main!(benches);
