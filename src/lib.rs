@@ -58,7 +58,8 @@ pub mod render;
 pub mod trace;
 
 pub use export::{
-    ConsoleExporter, ConsoleExporterBuilder, InMemoryExporter, SimpleSpanProcessor, SpanExporter,
+    BatchConfig, BatchSpanProcessor, BatchSpanProcessorBuilder, BatchStats, ConsoleExporter,
+    ConsoleExporterBuilder, InMemoryExporter, SimpleSpanProcessor, SpanExporter,
 };
 pub use trace::global::{self, tracer};
 pub use trace::*;

@@ -1,14 +1,17 @@
 //! Span processors and exporters: where finished spans go.
 //!
 //! A [`SpanProcessor`](crate::SpanProcessor) receives every finished span;
-//! [`SimpleSpanProcessor`] hands each one at once to a [`SpanExporter`].
+//! [`SimpleSpanProcessor`] hands each one at once to a [`SpanExporter`],
+//! [`BatchSpanProcessor`] queues them and exports batches from a worker.
 //! Exporters: [`InMemoryExporter`] (tests), [`ConsoleExporter`] (a waterfall
 //! in the terminal).
 
+mod batch;
 mod console;
 mod memory;
 mod simple;
 
+pub use batch::{BatchConfig, BatchSpanProcessor, BatchSpanProcessorBuilder, BatchStats};
 pub use console::{ConsoleExporter, ConsoleExporterBuilder};
 pub use memory::InMemoryExporter;
 pub use simple::SimpleSpanProcessor;

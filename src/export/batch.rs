@@ -1,0 +1,529 @@
+//! The batch processor: spans leave the request path at once and are
+//! exported in batches by a worker thread.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::SpanExporter;
+use crate::diagnostics;
+use crate::trace::{ExportError, SpanData, SpanProcessor};
+
+/// How often at most a "spans dropped" warning is printed.
+const DROP_WARNING_EVERY: Duration = Duration::from_secs(10);
+/// Attempts for a batch whose export fails with a transient error.
+const MAX_ATTEMPTS: u32 = 4;
+/// The first retry delay; doubled at each attempt.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Counts of what a [`BatchSpanProcessor`] did with the spans it received.
+/// Cheap to clone (a shared handle), readable while the processor runs.
+#[derive(Clone, Default)]
+pub struct BatchStats(Arc<Counters>);
+
+#[derive(Default)]
+struct Counters {
+    queued: AtomicU64,
+    exported: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    last_drop_warning_ms: AtomicU64,
+}
+
+impl BatchStats {
+    /// Spans accepted into the queue.
+    pub fn queued(&self) -> u64 {
+        self.0.queued.load(Ordering::Relaxed)
+    }
+
+    /// Spans the exporter accepted.
+    pub fn exported(&self) -> u64 {
+        self.0.exported.load(Ordering::Relaxed)
+    }
+
+    /// Spans dropped because the queue was full (the application never
+    /// waits for the exporter).
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Spans lost because the exporter failed (after retries, for transient
+    /// errors), panicked, or the processor was shut down with them queued.
+    pub fn failed(&self) -> u64 {
+        self.0.failed.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for BatchStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchStats")
+            .field("queued", &self.queued())
+            .field("exported", &self.exported())
+            .field("dropped", &self.dropped())
+            .field("failed", &self.failed())
+            .finish()
+    }
+}
+
+/// Batch processor settings. Defaults suit a local store: a 2048-span queue,
+/// batches of 512, a 1 s delay (shorter than the spec's 5 s, because people
+/// watch a local dashboard), a 30 s export timeout; each is overridden by its
+/// `OTEL_BSP_*` variable, and a builder value overrides both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Spans held at most (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    pub max_queue_size: usize,
+    /// Spans per export at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+    pub max_export_batch_size: usize,
+    /// Longest wait before a partial batch is exported
+    /// (`OTEL_BSP_SCHEDULE_DELAY`, milliseconds).
+    pub scheduled_delay: Duration,
+    /// How long flush and shutdown wait for an export
+    /// (`OTEL_BSP_EXPORT_TIMEOUT`, milliseconds).
+    pub export_timeout: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            scheduled_delay: Duration::from_secs(1),
+            export_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl BatchConfig {
+    /// The defaults overridden by the `OTEL_BSP_*` variables that are set;
+    /// a value that is not a positive whole number is reported and ignored.
+    pub fn from_env() -> BatchConfig {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> BatchConfig {
+        let read = |name: &str| -> Option<u64> {
+            let raw = get(name)?;
+            match raw.trim().parse::<u64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    diagnostics::warn(&format!(
+                        "ignoring {name}={raw:?}: expected a positive whole number"
+                    ));
+                    None
+                }
+            }
+        };
+        let d = BatchConfig::default();
+        let mut c = BatchConfig {
+            max_queue_size: read("OTEL_BSP_MAX_QUEUE_SIZE")
+                .map_or(d.max_queue_size, |n| n as usize),
+            max_export_batch_size: read("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
+                .map_or(d.max_export_batch_size, |n| n as usize),
+            scheduled_delay: read("OTEL_BSP_SCHEDULE_DELAY")
+                .map_or(d.scheduled_delay, Duration::from_millis),
+            export_timeout: read("OTEL_BSP_EXPORT_TIMEOUT")
+                .map_or(d.export_timeout, Duration::from_millis),
+        };
+        c.max_export_batch_size = c.max_export_batch_size.min(c.max_queue_size);
+        c
+    }
+}
+
+enum Message {
+    Span(SpanData),
+    /// Look at the control list.
+    Wake,
+}
+
+enum Control {
+    Flush(SyncSender<Result<(), ExportError>>),
+    Shutdown(SyncSender<Result<(), ExportError>>),
+}
+
+/// Queues finished spans without blocking and exports them in batches from
+/// a worker thread of its own: on a schedule, when a batch fills, on
+/// [`force_flush`](SpanProcessor::force_flush), and at shutdown (also when
+/// the provider is dropped).
+///
+/// The application never waits for the exporter: when the queue is full a
+/// span is dropped and counted, with a warning on stderr the first time and
+/// at most every 10 seconds after. A failing exporter is retried with
+/// backoff when its error is transient; a panicking exporter is contained;
+/// a hanging one makes flush and shutdown return a timeout instead of
+/// hanging the application. It works the same inside a tokio runtime and in
+/// a program without one.
+///
+/// ```
+/// use tracelite::{BatchSpanProcessor, InMemoryExporter, TracerProvider};
+///
+/// let exporter = InMemoryExporter::default();
+/// let processor = BatchSpanProcessor::builder(exporter.clone()).build();
+/// let stats = processor.stats();
+/// let provider = TracerProvider::builder().with_processor(processor).build();
+///
+/// provider.tracer("app").start("work").end();
+/// provider.force_flush().unwrap();
+/// assert_eq!(exporter.finished_spans().len(), 1);
+/// assert_eq!(stats.exported(), 1);
+/// ```
+pub struct BatchSpanProcessor {
+    sender: SyncSender<Message>,
+    control: Arc<Mutex<Vec<Control>>>,
+    control_pending: Arc<AtomicBool>,
+    stats: BatchStats,
+    config: BatchConfig,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    is_shutdown: AtomicBool,
+}
+
+/// Configures a [`BatchSpanProcessor`].
+pub struct BatchSpanProcessorBuilder<E> {
+    exporter: E,
+    config: BatchConfig,
+}
+
+impl<E: SpanExporter> BatchSpanProcessorBuilder<E> {
+    /// Spans held at most; past it new spans are dropped and counted.
+    pub fn with_max_queue_size(mut self, n: usize) -> Self {
+        self.config.max_queue_size = n.max(1);
+        self
+    }
+
+    /// Spans per export at most.
+    pub fn with_max_export_batch_size(mut self, n: usize) -> Self {
+        self.config.max_export_batch_size = n.max(1);
+        self
+    }
+
+    /// Longest wait before a partial batch is exported.
+    pub fn with_scheduled_delay(mut self, delay: Duration) -> Self {
+        self.config.scheduled_delay = delay;
+        self
+    }
+
+    /// How long flush and shutdown wait for exports.
+    pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
+        self.config.export_timeout = timeout;
+        self
+    }
+
+    /// Starts the worker thread and returns the processor.
+    pub fn build(self) -> BatchSpanProcessor {
+        let mut config = self.config;
+        config.max_export_batch_size = config.max_export_batch_size.min(config.max_queue_size);
+        let (sender, receiver) = mpsc::sync_channel(config.max_queue_size);
+        let control = Arc::new(Mutex::new(Vec::new()));
+        let control_pending = Arc::new(AtomicBool::new(false));
+        let stats = BatchStats::default();
+        let worker = Worker {
+            exporter: self.exporter,
+            receiver,
+            control: control.clone(),
+            control_pending: control_pending.clone(),
+            stats: stats.clone(),
+            config,
+        };
+        let handle = std::thread::Builder::new()
+            .name("tracelite-batch".into())
+            .spawn(move || worker.run())
+            .map_err(|e| diagnostics::warn(&format!("cannot start the batch export thread: {e}")))
+            .ok();
+        BatchSpanProcessor {
+            sender,
+            control,
+            control_pending,
+            stats,
+            config,
+            worker: Mutex::new(handle),
+            is_shutdown: AtomicBool::new(false),
+        }
+    }
+}
+
+impl BatchSpanProcessor {
+    /// Starts configuring a processor for `exporter`, from the defaults and
+    /// the `OTEL_BSP_*` variables.
+    pub fn builder<E: SpanExporter>(exporter: E) -> BatchSpanProcessorBuilder<E> {
+        BatchSpanProcessorBuilder {
+            exporter,
+            config: BatchConfig::from_env(),
+        }
+    }
+
+    /// A processor for `exporter` with the default settings.
+    pub fn new<E: SpanExporter>(exporter: E) -> BatchSpanProcessor {
+        Self::builder(exporter).build()
+    }
+
+    /// A handle to the counters; keep it before giving the processor to a
+    /// provider.
+    pub fn stats(&self) -> BatchStats {
+        self.stats.clone()
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> BatchConfig {
+        self.config
+    }
+
+    fn warn_dropped(&self) {
+        let c = &self.stats.0;
+        let now_ms = crate::trace::clock::unix_nanos(std::time::SystemTime::now()) / 1_000_000;
+        let last = c.last_drop_warning_ms.load(Ordering::Relaxed);
+        let due = last == 0 || now_ms.saturating_sub(last) >= DROP_WARNING_EVERY.as_millis() as u64;
+        if due
+            && c.last_drop_warning_ms
+                .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            diagnostics::warn(&format!(
+                "span queue full ({} spans): {} spans dropped so far; the exporter is slower \
+                 than the application (raise OTEL_BSP_MAX_QUEUE_SIZE or sample less)",
+                self.config.max_queue_size,
+                c.dropped.load(Ordering::Relaxed)
+            ));
+        }
+    }
+
+    /// Sends a control message and waits for its answer within the timeout.
+    fn control(
+        &self,
+        make: impl FnOnce(SyncSender<Result<(), ExportError>>) -> Control,
+    ) -> Result<(), ExportError> {
+        let worker_running = self
+            .worker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|h| !h.is_finished());
+        if !worker_running {
+            return Err(ExportError::AlreadyShutdown);
+        }
+        let (ack, answer) = mpsc::sync_channel(1);
+        self.control
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(make(ack));
+        self.control_pending.store(true, Ordering::Release);
+        // Wake the worker if it sleeps; if the queue is full it is busy and
+        // looks at the control list between batches anyway.
+        let _ = self.sender.try_send(Message::Wake);
+        match answer.recv_timeout(self.config.export_timeout) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(ExportError::Timeout(self.config.export_timeout)),
+            Err(RecvTimeoutError::Disconnected) => Err(ExportError::AlreadyShutdown),
+        }
+    }
+}
+
+impl SpanProcessor for BatchSpanProcessor {
+    #[inline]
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() || self.is_shutdown.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.sender.try_send(Message::Span(span)) {
+            Ok(()) => {
+                self.stats.0.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_)) => {
+                self.stats.0.dropped.fetch_add(1, Ordering::Relaxed);
+                self.warn_dropped();
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.stats.0.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn force_flush(&self) -> Result<(), ExportError> {
+        if self.is_shutdown.load(Ordering::Relaxed) {
+            return Err(ExportError::AlreadyShutdown);
+        }
+        self.control(Control::Flush)
+    }
+
+    fn shutdown(&self) -> Result<(), ExportError> {
+        if self.is_shutdown.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let result = self.control(Control::Shutdown);
+        let handle = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let (Ok(()), Some(handle)) = (&result, handle) {
+            // The worker answered and is exiting.
+            let _ = handle.join();
+        }
+        result
+    }
+}
+
+impl Drop for BatchSpanProcessor {
+    fn drop(&mut self) {
+        if !self.is_shutdown.load(Ordering::Relaxed) {
+            let _ = self.shutdown();
+        }
+    }
+}
+
+impl fmt::Debug for BatchSpanProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchSpanProcessor")
+            .field("config", &self.config)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+struct Worker<E> {
+    exporter: E,
+    receiver: Receiver<Message>,
+    control: Arc<Mutex<Vec<Control>>>,
+    control_pending: Arc<AtomicBool>,
+    stats: BatchStats,
+    config: BatchConfig,
+}
+
+impl<E: SpanExporter> Worker<E> {
+    fn run(mut self) {
+        let mut batch: Vec<SpanData> = Vec::with_capacity(self.config.max_export_batch_size);
+        let mut deadline = Instant::now() + self.config.scheduled_delay;
+        loop {
+            if self.control_pending.swap(false, Ordering::AcqRel) {
+                let requests: Vec<Control> =
+                    std::mem::take(&mut *self.control.lock().unwrap_or_else(|e| e.into_inner()));
+                for request in requests {
+                    let result = self.drain(&mut batch);
+                    match request {
+                        Control::Flush(ack) => {
+                            let result = result.and_then(|()| self.exporter.force_flush());
+                            let _ = ack.send(result);
+                        }
+                        Control::Shutdown(ack) => {
+                            let result = result.and(self.exporter.shutdown());
+                            let _ = ack.send(result);
+                            return;
+                        }
+                    }
+                }
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.receiver.recv_timeout(wait) {
+                Ok(Message::Span(span)) => {
+                    batch.push(span);
+                    if batch.len() >= self.config.max_export_batch_size {
+                        let _ = self.export(&mut batch);
+                        deadline = Instant::now() + self.config.scheduled_delay;
+                    }
+                }
+                Ok(Message::Wake) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    if !batch.is_empty() {
+                        let _ = self.export(&mut batch);
+                    }
+                    deadline = Instant::now() + self.config.scheduled_delay;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.export(&mut batch);
+                    let _ = self.exporter.shutdown();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Exports everything queued now, in batches. Bounded by the queue size,
+    /// so producers that keep adding spans cannot keep it going.
+    fn drain(&mut self, batch: &mut Vec<SpanData>) -> Result<(), ExportError> {
+        let mut result = Ok(());
+        let mut budget = self.config.max_queue_size;
+        loop {
+            while batch.len() < self.config.max_export_batch_size && budget > 0 {
+                match self.receiver.try_recv() {
+                    Ok(Message::Span(span)) => {
+                        batch.push(span);
+                        budget -= 1;
+                    }
+                    Ok(Message::Wake) => {}
+                    Err(_) => budget = 0,
+                }
+            }
+            if batch.is_empty() {
+                return result;
+            }
+            if let Err(e) = self.export(batch) {
+                result = Err(e);
+            }
+        }
+    }
+
+    /// Exports and clears `batch`, retrying transient failures with backoff
+    /// and containing panics.
+    fn export(&mut self, batch: &mut Vec<SpanData>) -> Result<(), ExportError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let count = batch.len() as u64;
+        let started = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        let result = loop {
+            let outcome = catch_unwind(AssertUnwindSafe(|| self.exporter.export(batch)));
+            let error = match outcome {
+                Ok(Ok(())) => break Ok(()),
+                Ok(Err(e)) => e,
+                Err(_) => ExportError::Failed("the exporter panicked".into()),
+            };
+            let out_of_time = started.elapsed() + backoff > self.config.export_timeout;
+            if !error.is_transient() || attempt >= MAX_ATTEMPTS || out_of_time {
+                break Err(error);
+            }
+            std::thread::sleep(backoff);
+            backoff *= 2;
+            attempt += 1;
+        };
+        batch.clear();
+        match &result {
+            Ok(()) => {
+                self.stats.0.exported.fetch_add(count, Ordering::Relaxed);
+            }
+            Err(e) => {
+                let before = self.stats.0.failed.fetch_add(count, Ordering::Relaxed);
+                if before == 0 {
+                    diagnostics::warn(&format!(
+                        "exporting {count} spans failed: {e} (later failures are counted in the \
+                         processor's stats)"
+                    ));
+                }
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn env_config_and_bad_values() {
+        let env: HashMap<&str, &str> = [
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "zero"),
+        ]
+        .into_iter()
+        .collect();
+        let c = BatchConfig::from_lookup(|k| env.get(k).map(|v| v.to_string()));
+        assert_eq!(c.max_queue_size, 100);
+        assert_eq!(c.max_export_batch_size, 100, "clamped to the queue size");
+        assert_eq!(c.scheduled_delay, Duration::from_millis(250));
+        assert_eq!(c.export_timeout, Duration::from_secs(30));
+    }
+}
