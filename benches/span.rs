@@ -39,5 +39,26 @@ fn span(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, span);
+/// The whole hot path with the batch processor attached, measured on the
+/// calling thread while the worker exports to a no-op exporter.
+fn batch(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batch");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    let (provider, stats) = shapes::batch_provider();
+    let tracer = provider.tracer("bench");
+    g.bench_function("sampled_4_attrs_1_thread", |b| {
+        b.iter(|| shapes::span_with_4_attributes(&tracer))
+    });
+    g.bench_function("sampled_4_attrs_2_threads", |b| {
+        b.iter_custom(|iters| {
+            shapes::on_threads(2, iters, || shapes::span_with_4_attributes(&tracer))
+        })
+    });
+    g.finish();
+    provider.force_flush().ok();
+    eprintln!("batch bench: {stats:?}");
+}
+
+criterion_group!(benches, span, batch);
 criterion_main!(benches);

@@ -114,6 +114,6 @@ mod tests {
         let failed = spans.iter().find(|s| s.name == "enrich_profiles").unwrap();
         assert!(failed.status.is_error());
         assert_eq!(failed.events[0].name, "exception");
-        assert_eq!(root.resource.service_name(), "my-api");
+        assert_eq!(root.resource().service_name(), "my-api");
     }
 }

@@ -76,8 +76,8 @@ fn children_follow_the_current_span() {
 
     assert!(root.span_context.is_sampled());
     assert!(root.span_context.trace_flags().is_random());
-    assert_eq!(root.resource.service_name(), "test-svc");
-    assert_eq!(root.scope.name(), "t");
+    assert_eq!(root.resource().service_name(), "test-svc");
+    assert_eq!(root.scope().name(), "t");
 }
 
 #[test]
@@ -453,12 +453,36 @@ fn dropping_the_last_handle_shuts_down() {
     // The tracer still holds the pipeline open.
     tracer.start("still works").end();
     assert_eq!(recorder.shutdowns.load(Ordering::SeqCst), 0);
-    let span = tracer.start("open span");
+    let clone = tracer.clone();
     drop(tracer);
-    assert_eq!(recorder.shutdowns.load(Ordering::SeqCst), 0);
-    drop(span);
+    assert_eq!(
+        recorder.shutdowns.load(Ordering::SeqCst),
+        0,
+        "a clone is a handle"
+    );
+    let span = clone.start("open span");
+    drop(clone);
+    // The last handle is gone: the pipeline shut down and flushed. A span
+    // still open then is not exported (records never keep a provider up).
     assert_eq!(recorder.shutdowns.load(Ordering::SeqCst), 1);
-    assert_eq!(recorder.ended.lock().unwrap().len(), 2);
+    drop(span);
+    assert_eq!(recorder.ended.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn queued_records_do_not_keep_the_provider_up() {
+    let recorder = Recorder::default();
+    let provider = TracerProvider::builder()
+        .with_processor(recorder.clone())
+        .build();
+    provider.tracer("t").start("kept").end();
+    // The recorder holds a SpanData; dropping the provider still shuts down.
+    drop(provider);
+    assert_eq!(recorder.shutdowns.load(Ordering::SeqCst), 1);
+    let ended = recorder.ended.lock().unwrap();
+    let sdk = ended[0].resource().get("telemetry.sdk.name");
+    assert_eq!(sdk.and_then(|v| v.as_str()), Some("tracelite"));
+    assert_eq!(ended[0].scope().name(), "t");
 }
 
 #[test]

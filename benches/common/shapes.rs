@@ -67,3 +67,55 @@ pub fn future_in_span(tracer: &Tracer) {
     let mut cx = TaskContext::from_waker(Waker::noop());
     assert!(matches!(fut.poll(&mut cx), Poll::Ready(1)));
 }
+
+/// An exporter that drops every batch: the cost of batching itself.
+pub struct NoopExporter;
+
+impl tracelite::SpanExporter for NoopExporter {
+    fn export(&self, batch: &[SpanData]) -> Result<(), ExportError> {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// A sampled provider whose spans go through a batch processor to a no-op
+/// exporter, with the default queue (2048) and batch size (512).
+pub fn batch_provider() -> (TracerProvider, tracelite::BatchStats) {
+    let processor = tracelite::BatchSpanProcessor::builder(NoopExporter)
+        .with_max_queue_size(2048)
+        .with_max_export_batch_size(512)
+        .build();
+    let stats = processor.stats();
+    let provider = TracerProvider::builder()
+        .with_span_limits(SpanLimits::default())
+        .with_sampler(AlwaysOn)
+        .with_processor(processor)
+        .build();
+    (provider, stats)
+}
+
+/// Runs `per_thread` iterations of `f` on each of `threads` threads at once
+/// and returns the longest thread's time: the per-span cost seen by a
+/// calling thread while the others run too.
+pub fn on_threads(threads: usize, per_thread: u64, f: impl Fn() + Sync) -> std::time::Duration {
+    let barrier = std::sync::Barrier::new(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let began = std::time::Instant::now();
+                    for _ in 0..per_thread {
+                        f();
+                    }
+                    began.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .max()
+            .unwrap_or_default()
+    })
+}

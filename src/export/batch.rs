@@ -3,15 +3,23 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use super::SpanExporter;
 use crate::diagnostics;
 use crate::trace::{ExportError, SpanData, SpanProcessor};
+
+/// The application side adds to the shared "unread" count in steps of this
+/// many spans per thread, so threads do not contend on it for every span.
+const UNREAD_STEP: usize = 64;
+
+thread_local! {
+    static UNREAD_LOCAL: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 /// How often at most a "spans dropped" warning is printed.
 const DROP_WARNING_EVERY: Duration = Duration::from_secs(10);
@@ -35,7 +43,8 @@ struct Counters {
 }
 
 impl BatchStats {
-    /// Spans accepted into the queue.
+    /// Spans that went through the queue (counted as the worker takes them,
+    /// so after a flush it is every span accepted).
     pub fn queued(&self) -> u64 {
         self.0.queued.load(Ordering::Relaxed)
     }
@@ -134,12 +143,6 @@ impl BatchConfig {
     }
 }
 
-enum Message {
-    Span(SpanData),
-    /// Look at the control list.
-    Wake,
-}
-
 enum Control {
     Flush(SyncSender<Result<(), ExportError>>),
     Shutdown(SyncSender<Result<(), ExportError>>),
@@ -172,7 +175,13 @@ enum Control {
 /// assert_eq!(stats.exported(), 1);
 /// ```
 pub struct BatchSpanProcessor {
-    sender: SyncSender<Message>,
+    sender: SyncSender<SpanData>,
+    /// Spans sent since the worker last started draining; the sender that
+    /// makes it reach a batch wakes the worker (one wake-up a batch, not a
+    /// span).
+    unread: Arc<AtomicUsize>,
+    /// The worker thread, to unpark.
+    thread: Option<Thread>,
     control: Arc<Mutex<Vec<Control>>>,
     control_pending: Arc<AtomicBool>,
     stats: BatchStats,
@@ -219,10 +228,12 @@ impl<E: SpanExporter> BatchSpanProcessorBuilder<E> {
         let (sender, receiver) = mpsc::sync_channel(config.max_queue_size);
         let control = Arc::new(Mutex::new(Vec::new()));
         let control_pending = Arc::new(AtomicBool::new(false));
+        let unread = Arc::new(AtomicUsize::new(0));
         let stats = BatchStats::default();
         let worker = Worker {
             exporter: self.exporter,
             receiver,
+            unread: unread.clone(),
             control: control.clone(),
             control_pending: control_pending.clone(),
             stats: stats.clone(),
@@ -235,6 +246,8 @@ impl<E: SpanExporter> BatchSpanProcessorBuilder<E> {
             .ok();
         BatchSpanProcessor {
             sender,
+            unread,
+            thread: handle.as_ref().map(|h| h.thread().clone()),
             control,
             control_pending,
             stats,
@@ -269,6 +282,12 @@ impl BatchSpanProcessor {
     /// The settings in force.
     pub fn config(&self) -> BatchConfig {
         self.config
+    }
+
+    fn wake(&self) {
+        if let Some(thread) = &self.thread {
+            thread.unpark();
+        }
     }
 
     fn warn_dropped(&self) {
@@ -310,9 +329,7 @@ impl BatchSpanProcessor {
             .unwrap_or_else(|e| e.into_inner())
             .push(make(ack));
         self.control_pending.store(true, Ordering::Release);
-        // Wake the worker if it sleeps; if the queue is full it is busy and
-        // looks at the control list between batches anyway.
-        let _ = self.sender.try_send(Message::Wake);
+        self.wake();
         match answer.recv_timeout(self.config.export_timeout) {
             Ok(result) => result,
             Err(RecvTimeoutError::Timeout) => Err(ExportError::Timeout(self.config.export_timeout)),
@@ -327,9 +344,24 @@ impl SpanProcessor for BatchSpanProcessor {
         if !span.span_context.is_sampled() || self.is_shutdown.load(Ordering::Relaxed) {
             return;
         }
-        match self.sender.try_send(Message::Span(span)) {
+        match self.sender.try_send(span) {
             Ok(()) => {
-                self.stats.0.queued.fetch_add(1, Ordering::Relaxed);
+                // Wake the worker about once a batch. The count is kept per
+                // thread and published in steps (shared by every batch
+                // processor of the thread: it is a hint; the schedule and
+                // flushes do the rest).
+                let local = UNREAD_LOCAL.with(|c| {
+                    let n = c.get() + 1;
+                    c.set(if n == UNREAD_STEP { 0 } else { n });
+                    n
+                });
+                if local == UNREAD_STEP {
+                    let before = self.unread.fetch_add(UNREAD_STEP, Ordering::Relaxed);
+                    let threshold = self.config.max_export_batch_size;
+                    if before < threshold && before + UNREAD_STEP >= threshold {
+                        self.wake();
+                    }
+                }
             }
             Err(TrySendError::Full(_)) => {
                 self.stats.0.dropped.fetch_add(1, Ordering::Relaxed);
@@ -381,7 +413,8 @@ impl fmt::Debug for BatchSpanProcessor {
 
 struct Worker<E> {
     exporter: E,
-    receiver: Receiver<Message>,
+    receiver: Receiver<SpanData>,
+    unread: Arc<AtomicUsize>,
     control: Arc<Mutex<Vec<Control>>>,
     control_pending: Arc<AtomicBool>,
     stats: BatchStats,
@@ -389,6 +422,9 @@ struct Worker<E> {
 }
 
 impl<E: SpanExporter> Worker<E> {
+    /// Sleeps until a batch is due (the schedule), a batch's worth of spans
+    /// has arrived, or a flush or shutdown asks; then drains the queue
+    /// without blocking and exports.
     fn run(mut self) {
         let mut batch: Vec<SpanData> = Vec::with_capacity(self.config.max_export_batch_size);
         let mut deadline = Instant::now() + self.config.scheduled_delay;
@@ -397,7 +433,7 @@ impl<E: SpanExporter> Worker<E> {
                 let requests: Vec<Control> =
                     std::mem::take(&mut *self.control.lock().unwrap_or_else(|e| e.into_inner()));
                 for request in requests {
-                    let result = self.drain(&mut batch);
+                    let result = self.drain(&mut batch, true);
                     match request {
                         Control::Flush(ack) => {
                             let result = result.and_then(|()| self.exporter.force_flush());
@@ -411,54 +447,61 @@ impl<E: SpanExporter> Worker<E> {
                     }
                 }
             }
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match self.receiver.recv_timeout(wait) {
-                Ok(Message::Span(span)) => {
-                    batch.push(span);
-                    if batch.len() >= self.config.max_export_batch_size {
-                        let _ = self.export(&mut batch);
-                        deadline = Instant::now() + self.config.scheduled_delay;
-                    }
-                }
-                Ok(Message::Wake) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    if !batch.is_empty() {
-                        let _ = self.export(&mut batch);
-                    }
-                    deadline = Instant::now() + self.config.scheduled_delay;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.export(&mut batch);
+            let due = Instant::now() >= deadline;
+            match self.drain(&mut batch, due) {
+                Err(ExportError::AlreadyShutdown) => {
+                    // Every sender is gone: the processor was dropped.
                     let _ = self.exporter.shutdown();
                     return;
                 }
+                _ if due => deadline = Instant::now() + self.config.scheduled_delay,
+                _ => {}
+            }
+            if !self.control_pending.load(Ordering::Acquire) {
+                std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
             }
         }
     }
 
-    /// Exports everything queued now, in batches. Bounded by the queue size,
-    /// so producers that keep adding spans cannot keep it going.
-    fn drain(&mut self, batch: &mut Vec<SpanData>) -> Result<(), ExportError> {
+    /// Takes what is queued now (bounded by the queue size, so producers
+    /// that keep adding spans cannot keep it going) and exports full
+    /// batches; a partial batch too when `export_partial`. Returns
+    /// `AlreadyShutdown` when all senders are gone (after exporting).
+    fn drain(
+        &mut self,
+        batch: &mut Vec<SpanData>,
+        export_partial: bool,
+    ) -> Result<(), ExportError> {
+        self.unread.store(0, Ordering::Relaxed);
         let mut result = Ok(());
-        let mut budget = self.config.max_queue_size;
-        loop {
-            while batch.len() < self.config.max_export_batch_size && budget > 0 {
-                match self.receiver.try_recv() {
-                    Ok(Message::Span(span)) => {
-                        batch.push(span);
-                        budget -= 1;
+        let mut disconnected = false;
+        for _ in 0..self.config.max_queue_size {
+            match self.receiver.try_recv() {
+                Ok(span) => {
+                    self.stats.0.queued.fetch_add(1, Ordering::Relaxed);
+                    batch.push(span);
+                    if batch.len() >= self.config.max_export_batch_size {
+                        if let Err(e) = self.export(batch) {
+                            result = Err(e);
+                        }
                     }
-                    Ok(Message::Wake) => {}
-                    Err(_) => budget = 0,
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    disconnected = true;
+                    break;
                 }
             }
-            if batch.is_empty() {
-                return result;
-            }
+        }
+        if (export_partial || disconnected) && !batch.is_empty() {
             if let Err(e) = self.export(batch) {
                 result = Err(e);
             }
         }
+        if disconnected {
+            return Err(ExportError::AlreadyShutdown);
+        }
+        result
     }
 
     /// Exports and clears `batch`, retrying transient failures with backoff

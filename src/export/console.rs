@@ -121,7 +121,7 @@ fn render_trace(spans: &[SpanData], options: &WaterfallOptions) -> String {
         .map(|s| WaterfallSpan {
             span_id: s.span_context.span_id(),
             parent_span_id: s.parent_span_id,
-            service: s.resource.service_name(),
+            service: s.resource().service_name(),
             name: &s.name,
             start_unix_nanos: unix_nanos(s.start_time),
             end_unix_nanos: unix_nanos(s.end_time),

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::{
@@ -17,8 +17,9 @@ use super::{
 ///
 /// The pipeline shuts down — flushing every processor — when
 /// [`shutdown`](TracerProvider::shutdown) is called, or when the last handle
-/// is dropped. Tracers and unfinished spans count as handles, so a tracer
-/// obtained from a temporary provider keeps working.
+/// is dropped. Tracers count as handles, so a tracer obtained from a
+/// temporary provider keeps working; spans still open at that moment are
+/// not exported.
 ///
 /// ```
 /// use tracelite::{InMemoryExporter, Resource, SimpleSpanProcessor, TracerProvider};
@@ -33,9 +34,8 @@ use super::{
 ///
 /// let spans = exporter.finished_spans();
 /// assert_eq!(spans[0].name, "work");
-/// assert_eq!(spans[0].resource.service_name(), "my-api");
+/// assert_eq!(spans[0].resource().service_name(), "my-api");
 /// ```
-#[derive(Clone)]
 pub struct TracerProvider {
     pub(crate) inner: Arc<ProviderInner>,
 }
@@ -52,9 +52,25 @@ pub(crate) struct ProviderInner {
     /// context (the global provider before one is set).
     pub(crate) noop: bool,
     is_shutdown: AtomicBool,
+    /// Live `TracerProvider` and `Tracer` handles; the last one to go shuts
+    /// the pipeline down. Records (`SpanData`) are not handles, so spans
+    /// waiting in a queue never keep a provider up.
+    handles: AtomicUsize,
 }
 
 impl ProviderInner {
+    pub(crate) fn acquire_handle(&self) {
+        self.handles.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn release_handle(&self) {
+        if self.handles.fetch_sub(1, Ordering::AcqRel) == 1 && !self.is_shutdown() {
+            if let Err(e) = self.shutdown() {
+                crate::diagnostics::warn(&format!("shutting down the tracer provider: {e}"));
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn new_trace_id(&self) -> TraceId {
         match &self.id_generator {
@@ -131,7 +147,24 @@ impl Drop for ProviderInner {
     }
 }
 
+impl Clone for TracerProvider {
+    fn clone(&self) -> TracerProvider {
+        TracerProvider::from_inner(self.inner.clone())
+    }
+}
+
+impl Drop for TracerProvider {
+    fn drop(&mut self) {
+        self.inner.release_handle();
+    }
+}
+
 impl TracerProvider {
+    pub(crate) fn from_inner(inner: Arc<ProviderInner>) -> TracerProvider {
+        inner.acquire_handle();
+        TracerProvider { inner }
+    }
+
     /// Starts configuring a provider.
     pub fn builder() -> TracerProviderBuilder {
         TracerProviderBuilder::default()
@@ -261,18 +294,17 @@ impl TracerProviderBuilder {
             .map_or(RandomIdGenerator.trace_ids_are_random(), |g| {
                 g.trace_ids_are_random()
             });
-        TracerProvider {
-            inner: Arc::new(ProviderInner {
-                resource: self.resource.unwrap_or_default(),
-                processors: self.processors.into_boxed_slice(),
-                sampler: self.sampler.unwrap_or_else(default_sampler),
-                limits: self.limits.unwrap_or_else(SpanLimits::from_env),
-                id_generator: self.id_generator,
-                random_trace_ids,
-                noop: self.noop,
-                is_shutdown: AtomicBool::new(false),
-            }),
-        }
+        TracerProvider::from_inner(Arc::new(ProviderInner {
+            resource: self.resource.unwrap_or_default(),
+            processors: self.processors.into_boxed_slice(),
+            sampler: self.sampler.unwrap_or_else(default_sampler),
+            limits: self.limits.unwrap_or_else(SpanLimits::from_env),
+            id_generator: self.id_generator,
+            random_trace_ids,
+            noop: self.noop,
+            is_shutdown: AtomicBool::new(false),
+            handles: AtomicUsize::new(0),
+        }))
     }
 }
 

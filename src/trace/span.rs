@@ -5,9 +5,12 @@ use std::cell::RefCell;
 use std::fmt;
 use std::time::SystemTime;
 
+use std::sync::Arc;
+
+use super::tracer::Origin;
 use super::{
     clock, Baggage, Context, ContextGuard, Event, Key, KeyValue, Link, SpanContext, SpanData,
-    SpanId, SpanKind, SpanLimits, Status, Tracer, Value,
+    SpanId, SpanKind, SpanLimits, Status, Value,
 };
 
 /// An operation being timed: started by a [`Tracer`], ended once by
@@ -51,7 +54,7 @@ pub struct Span {
 
 /// The mutable state of a recording span; taken out exactly once at end.
 pub(crate) struct Recording {
-    tracer: Tracer,
+    origin: Arc<Origin>,
     name: Cow<'static, str>,
     kind: SpanKind,
     parent_span_id: SpanId,
@@ -69,7 +72,7 @@ pub(crate) struct Recording {
 impl Recording {
     #[inline]
     pub(crate) fn new(
-        tracer: Tracer,
+        origin: Arc<Origin>,
         name: Cow<'static, str>,
         kind: SpanKind,
         parent_span_id: SpanId,
@@ -77,7 +80,7 @@ impl Recording {
         start_time: SystemTime,
     ) -> Recording {
         Recording {
-            tracer,
+            origin,
             name,
             kind,
             parent_span_id,
@@ -93,8 +96,15 @@ impl Recording {
         }
     }
 
+    fn provider(&self) -> &super::provider::ProviderInner {
+        self.origin
+            .provider
+            .as_deref()
+            .expect("a live span always has a provider")
+    }
+
     fn limits(&self) -> &SpanLimits {
-        &self.tracer.provider_inner().limits
+        &self.provider().limits
     }
 
     /// Takes the attributes and links given at start, applying the limits.
@@ -177,8 +187,8 @@ impl Recording {
     }
 
     #[inline]
-    fn into_data(self, context: SpanContext, end_time: SystemTime) -> (Tracer, SpanData) {
-        let data = SpanData {
+    fn into_data(self, context: SpanContext, end_time: SystemTime) -> SpanData {
+        SpanData {
             span_context: context,
             parent_span_id: self.parent_span_id,
             parent_is_remote: self.parent_is_remote,
@@ -193,10 +203,8 @@ impl Recording {
             links: self.links,
             dropped_links_count: self.dropped_links_count,
             status: self.status,
-            resource: self.tracer.provider_inner().resource.clone(),
-            scope: self.tracer.scope().clone(),
-        };
-        (self.tracer, data)
+            origin: self.origin,
+        }
     }
 }
 
@@ -438,14 +446,19 @@ impl Span {
             Err(_) => None,
         };
         if let Some(record) = record {
-            let provider = record.tracer.provider_inner();
+            let provider = record.provider();
             // Nothing would see the record: skip building it.
             if provider.processors().is_empty() || provider.is_shutdown() {
                 return;
             }
             let end = time.unwrap_or_else(|| record.now());
-            let (tracer, data) = (*record).into_data(self.context.clone(), end);
-            tracer.provider_inner().on_end(data);
+            // The record takes over the span's reference to its origin; the
+            // provider is reached through a second, borrowed path.
+            let origin = Arc::clone(&record.origin);
+            let data = (*record).into_data(self.context.clone(), end);
+            if let Some(provider) = origin.provider.as_deref() {
+                provider.on_end(data);
+            }
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::tracer::Origin;
 use super::{InstrumentationScope, KeyValue, Resource, SpanContext, SpanId, Value};
 
 /// What role a span plays in a request: the OpenTelemetry span kinds.
@@ -117,8 +119,10 @@ impl Link {
 /// A finished span: an immutable record handed to processors and exporters.
 ///
 /// Everything a backend needs is here, including the resource and the
-/// instrumentation scope of the tracer that made the span.
-#[derive(Clone, Debug)]
+/// instrumentation scope of the tracer that made the span
+/// ([`resource`](SpanData::resource), [`scope`](SpanData::scope)), shared
+/// with the tracer rather than copied.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct SpanData {
     /// The span's own context (ids, flags, trace state).
@@ -150,13 +154,20 @@ pub struct SpanData {
     pub dropped_links_count: u32,
     /// The outcome.
     pub status: Status,
-    /// The entity that produced the span.
-    pub resource: Resource,
-    /// The library or module that produced the span.
-    pub scope: InstrumentationScope,
+    pub(crate) origin: Arc<Origin>,
 }
 
 impl SpanData {
+    /// The entity that produced the span (`service.name` and friends).
+    pub fn resource(&self) -> &Resource {
+        &self.origin.resource
+    }
+
+    /// The library or module that produced the span.
+    pub fn scope(&self) -> &InstrumentationScope {
+        &self.origin.scope
+    }
+
     /// How long the span took (zero if the clock went backwards).
     pub fn duration(&self) -> Duration {
         self.end_time
@@ -173,5 +184,26 @@ impl SpanData {
     /// has no parent, or its parent is in another process.
     pub fn is_local_root(&self) -> bool {
         !self.parent_span_id.is_valid() || self.parent_is_remote
+    }
+}
+
+impl fmt::Debug for SpanData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpanData")
+            .field("span_context", &self.span_context)
+            .field("parent_span_id", &self.parent_span_id)
+            .field("parent_is_remote", &self.parent_is_remote)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("start_time", &self.start_time)
+            .field("end_time", &self.end_time)
+            .field("attributes", &self.attributes)
+            .field("dropped_attributes_count", &self.dropped_attributes_count)
+            .field("events", &self.events)
+            .field("links", &self.links)
+            .field("status", &self.status)
+            .field("resource", self.resource())
+            .field("scope", self.scope())
+            .finish()
     }
 }

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use super::provider::ProviderInner;
 use super::span::Recording;
 use super::{
-    clock, Context, InstrumentationScope, KeyValue, Link, SamplingDecision, SamplingParameters,
-    Span, SpanContext, SpanId, SpanKind, TraceFlags, TracerProvider,
+    clock, Context, InstrumentationScope, KeyValue, Link, Resource, SamplingDecision,
+    SamplingParameters, Span, SpanContext, SpanId, SpanKind, TraceFlags, TracerProvider,
 };
 
 /// Starts spans for one instrumentation scope. Cheap to clone; get one from
@@ -25,25 +25,60 @@ use super::{
 /// let child = tracer.span("fetch_from_db").start(); // a child of `span`
 /// assert_eq!(child.span_context().trace_id(), span.span_context().trace_id());
 /// ```
-#[derive(Clone)]
+///
+/// A tracer is a handle on its provider: the provider shuts down (flushing
+/// its processors) when the last `TracerProvider` and `Tracer` are dropped.
 pub struct Tracer {
-    inner: Arc<TracerInner>,
+    origin: Arc<Origin>,
 }
 
-pub(crate) struct TracerInner {
-    pub(crate) provider: Arc<ProviderInner>,
+/// Where spans come from: the resource and scope every span of a tracer
+/// shares, and, for live spans, the provider to report to. Spans and
+/// finished records share it by reference count, so ending a span copies
+/// nothing of it.
+pub(crate) struct Origin {
+    pub(crate) provider: Option<Arc<ProviderInner>>,
+    pub(crate) resource: Resource,
     pub(crate) scope: InstrumentationScope,
+}
+
+impl Origin {
+    /// An origin for records that were not made by a provider of this
+    /// process (for example, received over OTLP).
+    #[allow(dead_code)]
+    pub(crate) fn detached(resource: Resource, scope: InstrumentationScope) -> Arc<Origin> {
+        Arc::new(Origin {
+            provider: None,
+            resource,
+            scope,
+        })
+    }
 }
 
 impl Tracer {
     pub(crate) fn new(provider: Arc<ProviderInner>, scope: InstrumentationScope) -> Tracer {
+        provider.acquire_handle();
         Tracer {
-            inner: Arc::new(TracerInner { provider, scope }),
+            origin: Arc::new(Origin {
+                resource: provider.resource.clone(),
+                provider: Some(provider),
+                scope,
+            }),
         }
     }
 
+    #[inline]
     pub(crate) fn provider_inner(&self) -> &ProviderInner {
-        &self.inner.provider
+        // A tracer is always made by a provider.
+        self.origin
+            .provider
+            .as_deref()
+            .expect("a tracer always has a provider")
+    }
+
+    #[inline]
+    pub(crate) fn origin(&self) -> &Arc<Origin> {
+        &self.origin
     }
 
     /// Starts describing a span; call [`SpanBuilder::start`] to start it.
@@ -85,21 +120,39 @@ impl Tracer {
 
     /// The instrumentation scope this tracer stamps on its spans.
     pub fn scope(&self) -> &InstrumentationScope {
-        &self.inner.scope
+        &self.origin.scope
     }
 
     /// A handle to the provider this tracer belongs to.
     pub fn provider(&self) -> TracerProvider {
-        TracerProvider {
-            inner: self.inner.provider.clone(),
+        TracerProvider::from_inner(
+            self.origin
+                .provider
+                .clone()
+                .expect("a tracer always has a provider"),
+        )
+    }
+}
+
+impl Clone for Tracer {
+    fn clone(&self) -> Tracer {
+        self.provider_inner().acquire_handle();
+        Tracer {
+            origin: self.origin.clone(),
         }
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        self.provider_inner().release_handle();
     }
 }
 
 impl fmt::Debug for Tracer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tracer")
-            .field("scope", &self.inner.scope)
+            .field("scope", &self.origin.scope)
             .finish_non_exhaustive()
     }
 }
@@ -240,7 +293,7 @@ impl SpanBuilder<'_> {
             None => clock::now().1,
         };
         let mut record = Box::new(Recording::new(
-            self.tracer.clone(),
+            self.tracer.origin().clone(),
             self.name,
             self.kind,
             parent_span_id,

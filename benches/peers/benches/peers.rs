@@ -176,5 +176,49 @@ fn propagation(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, compare, propagation);
+#[derive(Debug)]
+struct OtelNoopExporter;
+
+impl opentelemetry_sdk::trace::SpanExporter for OtelNoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// Start, 4 attributes, end and enqueue into each library's batch processor
+/// (queue 2048, batches of 512, no-op exporter), from 1 and 2 threads.
+fn batch(c: &mut Criterion) {
+    use opentelemetry_sdk::trace::BatchSpanProcessor;
+    let (tl, tl_stats) = shapes::batch_provider();
+    let tl_tracer = tl.tracer("bench");
+    let ot = SdkTracerProvider::builder()
+        .with_span_limits(SpanLimits::default())
+        .with_sampler(Sampler::AlwaysOn)
+        .with_span_processor(BatchSpanProcessor::builder(OtelNoopExporter).build())
+        .build();
+    let ot_tracer = ot.tracer("bench");
+    for threads in [1usize, 2] {
+        let mut g = c.benchmark_group(format!("batch_sampled_4_attrs_{threads}_thread"));
+        g.warm_up_time(Duration::from_secs(1));
+        g.measurement_time(Duration::from_secs(3));
+        g.bench_function("tracelite", |b| {
+            b.iter_custom(|iters| {
+                shapes::on_threads(threads, iters, || {
+                    shapes::span_with_4_attributes(&tl_tracer)
+                })
+            })
+        });
+        g.bench_function("opentelemetry", |b| {
+            b.iter_custom(|iters| {
+                shapes::on_threads(threads, iters, || otel_span_with_4_attributes(&ot_tracer))
+            })
+        });
+        g.finish();
+    }
+    tl.force_flush().ok();
+    eprintln!("tracelite batch: {tl_stats:?}");
+}
+
+criterion_group!(benches, compare, propagation, batch);
 criterion_main!(benches);
