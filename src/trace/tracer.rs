@@ -42,19 +42,6 @@ pub(crate) struct Origin {
     pub(crate) scope: InstrumentationScope,
 }
 
-impl Origin {
-    /// An origin for records that were not made by a provider of this
-    /// process (for example, received over OTLP).
-    #[allow(dead_code)]
-    pub(crate) fn detached(resource: Resource, scope: InstrumentationScope) -> Arc<Origin> {
-        Arc::new(Origin {
-            provider: None,
-            resource,
-            scope,
-        })
-    }
-}
-
 impl Tracer {
     pub(crate) fn new(provider: Arc<ProviderInner>, scope: InstrumentationScope) -> Tracer {
         provider.acquire_handle();
