@@ -55,6 +55,8 @@ mod diagnostics;
 pub mod export;
 pub mod propagation;
 pub mod render;
+#[cfg(feature = "sqlite")]
+pub mod store;
 pub mod trace;
 
 pub use export::{

@@ -20,7 +20,7 @@ mod span;
 mod span_context;
 mod span_data;
 pub(crate) mod trace_state;
-mod tracer;
+pub(crate) mod tracer;
 
 pub use attribute::{Array, Key, KeyValue, StringValue, Value};
 pub use baggage::{Baggage, BaggageEntry, BaggageError};

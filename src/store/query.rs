@@ -1,0 +1,533 @@
+//! Reading the store: trace search, whole traces, services, operations.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use super::encode::{attribute_hash, parse_attributes};
+use super::model::{kind_from_code, ns_from_sql, ns_to_sql};
+use super::{Operation, Store, StoreError, StoreStats, StoredSpan, TraceSummary};
+use crate::trace::clock::unix_nanos;
+use crate::trace::trace_state::TraceState;
+use crate::trace::{Event, KeyValue, Link, SpanContext, SpanId, Status, TraceFlags, TraceId};
+
+/// The largest `limit` a trace search accepts.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// What to look for in [`Store::find_traces`]. All conditions must hold.
+///
+/// ```
+/// use std::time::Duration;
+/// use tracelite::store::TraceQuery;
+///
+/// let query = TraceQuery::new()
+///     .service("checkout")
+///     .operation("POST /orders")
+///     .attribute("http.response.status_code", "500")
+///     .min_duration(Duration::from_millis(250))
+///     .errors_only()
+///     .limit(50);
+/// # let _ = query;
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceQuery {
+    service: Option<String>,
+    operation: Option<String>,
+    attributes: Vec<(String, String)>,
+    min_duration: Option<Duration>,
+    max_duration: Option<Duration>,
+    start: Option<SystemTime>,
+    end: Option<SystemTime>,
+    errors_only: bool,
+    limit: usize,
+}
+
+impl Default for TraceQuery {
+    fn default() -> Self {
+        TraceQuery::new()
+    }
+}
+
+impl TraceQuery {
+    /// Every trace, newest first, at most 20.
+    pub fn new() -> TraceQuery {
+        TraceQuery {
+            service: None,
+            operation: None,
+            attributes: Vec::new(),
+            min_duration: None,
+            max_duration: None,
+            start: None,
+            end: None,
+            errors_only: false,
+            limit: 20,
+        }
+    }
+
+    /// Traces in which `service` took part. Newest first by when the service
+    /// was first seen in the trace.
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// Traces with a span of this name in the chosen service (requires
+    /// [`service`](Self::service)). Duration bounds then apply to the longest
+    /// such span rather than to the whole trace.
+    pub fn operation(mut self, name: impl Into<String>) -> Self {
+        self.operation = Some(name.into());
+        self
+    }
+
+    /// Traces with a span whose attribute `key` equals `value`, compared as
+    /// text (`200` matches the integer 200 and the string "200"). Several
+    /// attribute conditions must all hold (each on some span of the trace).
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds an attribute condition written `key=value` (the first `=`
+    /// splits; the value may contain more).
+    ///
+    /// ```
+    /// use tracelite::store::TraceQuery;
+    /// assert!(TraceQuery::new().attribute_expr("http.route=/users/{id}").is_ok());
+    /// assert!(TraceQuery::new().attribute_expr("no-equals-sign").is_err());
+    /// ```
+    pub fn attribute_expr(self, expr: &str) -> Result<Self, StoreError> {
+        match expr.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                Ok(self.attribute(key.trim(), value.trim()))
+            }
+            _ => Err(StoreError::InvalidQuery(format!(
+                "attribute filter {expr:?} must look like key=value"
+            ))),
+        }
+    }
+
+    /// Traces lasting at least this long.
+    pub fn min_duration(mut self, d: Duration) -> Self {
+        self.min_duration = Some(d);
+        self
+    }
+
+    /// Traces lasting at most this long.
+    pub fn max_duration(mut self, d: Duration) -> Self {
+        self.max_duration = Some(d);
+        self
+    }
+
+    /// Traces that started at or after `t`.
+    pub fn start_time(mut self, t: SystemTime) -> Self {
+        self.start = Some(t);
+        self
+    }
+
+    /// Traces that started at or before `t`.
+    pub fn end_time(mut self, t: SystemTime) -> Self {
+        self.end = Some(t);
+        self
+    }
+
+    /// Only traces with at least one span whose status is Error.
+    pub fn errors_only(mut self) -> Self {
+        self.errors_only = true;
+        self
+    }
+
+    /// At most `n` traces (1..=10,000; default 20).
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = n;
+        self
+    }
+
+    /// The SQL and its parameters; `dedupe` when rows may repeat a trace.
+    pub(crate) fn to_sql(&self) -> Result<(String, Vec<SqlValue>, bool), StoreError> {
+        if self.limit == 0 || self.limit > MAX_LIMIT {
+            return Err(StoreError::InvalidQuery(format!(
+                "limit must be between 1 and {MAX_LIMIT}, got {}",
+                self.limit
+            )));
+        }
+        if self.operation.is_some() && self.service.is_none() {
+            return Err(StoreError::InvalidQuery(
+                "an operation filter needs a service filter too".into(),
+            ));
+        }
+        if let (Some(min), Some(max)) = (self.min_duration, self.max_duration) {
+            if min > max {
+                return Err(StoreError::InvalidQuery(format!(
+                    "min duration {min:?} is greater than max duration {max:?}"
+                )));
+            }
+        }
+        let columns = "t.id, t.trace_id, t.root_span_id, t.root_service, t.root_name, \
+                       t.start_ns, t.end_ns, t.span_count, t.error_count, t.services";
+        let mut args: Vec<SqlValue> = Vec::new();
+        let mut conditions: Vec<String> = Vec::new();
+        let mut hashes = self
+            .attributes
+            .iter()
+            .map(|(k, v)| attribute_hash(k, v))
+            .collect::<Vec<_>>()
+            .into_iter();
+        let (from, order, duration, dedupe) = if let Some(service) = &self.service {
+            args.push(SqlValue::Text(service.clone()));
+            conditions.push(format!("o.service = ?{}", args.len()));
+            if let Some(op) = &self.operation {
+                args.push(SqlValue::Text(op.clone()));
+                conditions.push(format!("o.name = ?{}", args.len()));
+            }
+            if let Some(start) = self.start {
+                // A trace's operations start no earlier than the trace.
+                args.push(SqlValue::Integer(ns_to_sql(unix_nanos(start))));
+                conditions.push(format!("o.start_ns >= ?{}", args.len()));
+            }
+            let duration = if self.operation.is_some() {
+                "o.max_duration_ns"
+            } else {
+                "t.duration_ns"
+            };
+            (
+                "trace_operations o JOIN traces t ON t.id = o.trace",
+                "o.start_ns DESC",
+                duration,
+                self.operation.is_none(),
+            )
+        } else if let Some(hash) = hashes.next() {
+            args.push(SqlValue::Integer(hash));
+            conditions.push(format!("a.hash = ?{}", args.len()));
+            (
+                "trace_attributes a JOIN traces t ON t.id = a.trace",
+                "t.start_ns DESC",
+                "t.duration_ns",
+                false,
+            )
+        } else {
+            ("traces t", "t.start_ns DESC", "t.duration_ns", false)
+        };
+        for hash in hashes {
+            args.push(SqlValue::Integer(hash));
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM trace_attributes x WHERE x.trace = t.id AND x.hash = ?{})",
+                args.len()
+            ));
+        }
+        if let Some(start) = self.start {
+            args.push(SqlValue::Integer(ns_to_sql(unix_nanos(start))));
+            conditions.push(format!("t.start_ns >= ?{}", args.len()));
+        }
+        if let Some(end) = self.end {
+            args.push(SqlValue::Integer(ns_to_sql(unix_nanos(end))));
+            conditions.push(format!("t.start_ns <= ?{}", args.len()));
+        }
+        if self.errors_only {
+            conditions.push("t.error_count > 0".into());
+        }
+        if let Some(min) = self.min_duration {
+            args.push(SqlValue::Integer(duration_ns(min)));
+            conditions.push(format!("{duration} >= ?{}", args.len()));
+        }
+        if let Some(max) = self.max_duration {
+            args.push(SqlValue::Integer(duration_ns(max)));
+            conditions.push(format!("{duration} <= ?{}", args.len()));
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let limit = if dedupe {
+            String::new()
+        } else {
+            format!(" LIMIT {}", self.limit)
+        };
+        Ok((
+            format!("SELECT {columns} FROM {from}{filter} ORDER BY {order}{limit}"),
+            args,
+            dedupe,
+        ))
+    }
+}
+
+fn duration_ns(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, TraceSummary)> {
+    let id: i64 = row.get(0)?;
+    let trace_id: Vec<u8> = row.get(1)?;
+    let services: String = row.get(9)?;
+    Ok((
+        id,
+        TraceSummary {
+            trace_id: trace_id_from_blob(&trace_id),
+            root_span_id: row
+                .get::<_, Option<i64>>(2)?
+                .map(|s| SpanId::from_u64(s as u64)),
+            root_service: row.get(3)?,
+            root_name: row.get(4)?,
+            start_unix_nanos: ns_from_sql(row.get(5)?),
+            end_unix_nanos: ns_from_sql(row.get(6)?),
+            span_count: row.get::<_, i64>(7)?.max(0) as u64,
+            error_count: row.get::<_, i64>(8)?.max(0) as u64,
+            services: serde_json::from_str(&services).unwrap_or_default(),
+        },
+    ))
+}
+
+fn trace_id_from_blob(blob: &[u8]) -> TraceId {
+    <[u8; 16]>::try_from(blob)
+        .map(TraceId::from_bytes)
+        .unwrap_or(TraceId::INVALID)
+}
+
+impl Store {
+    /// Traces matching `query`, newest first.
+    ///
+    /// Errors with [`StoreError::InvalidQuery`] for a limit outside
+    /// 1..=10,000, an operation without a service, or a minimum duration
+    /// above the maximum.
+    pub fn find_traces(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        let (sql, args, dedupe) = query.to_sql()?;
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params_from_iter(args))?;
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let (id, summary) = summary_from_row(row)?;
+                if dedupe && !seen.insert(id) {
+                    continue;
+                }
+                out.push(summary);
+                if out.len() == query.limit {
+                    break;
+                }
+            }
+            if dedupe {
+                out.sort_by_key(|t| std::cmp::Reverse(t.start_unix_nanos));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The summary of one trace, if stored.
+    pub fn trace_summary(&self, trace_id: TraceId) -> Result<Option<TraceSummary>, StoreError> {
+        self.with_reader(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT id, trace_id, root_span_id, root_service, root_name, start_ns, \
+                     end_ns, span_count, error_count, services FROM traces t WHERE trace_id = ?1",
+                )?
+                .query_row([&trace_id.to_bytes()[..]], summary_from_row)
+                .optional()?
+                .map(|(_, s)| s))
+        })
+    }
+
+    /// Every stored span of a trace, by start time; empty when the trace is
+    /// not stored.
+    pub fn trace(&self, trace_id: TraceId) -> Result<Vec<StoredSpan>, StoreError> {
+        self.with_reader(|conn| read_trace(conn, trace_id))
+    }
+
+    /// The services seen, sorted.
+    pub fn services(&self) -> Result<Vec<String>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT DISTINCT service FROM operations ORDER BY service")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
+    /// The span names seen with their kinds, for one service or all, sorted.
+    pub fn operations(&self, service: Option<&str>) -> Result<Vec<Operation>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT service, name, kind FROM operations \
+                 WHERE ?1 IS NULL OR service = ?1 ORDER BY service, name, kind",
+            )?;
+            let rows = stmt.query_map([service], |r| {
+                Ok(Operation {
+                    service: r.get(0)?,
+                    name: r.get(1)?,
+                    kind: kind_from_code(r.get(2)?),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// How many traces and spans are stored and how big the file is.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let wal_bytes = {
+            let mut wal = self.path().as_os_str().to_owned();
+            wal.push("-wal");
+            std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+        };
+        self.with_reader(|conn| {
+            let (traces, spans): (i64, i64) = conn.query_row(
+                "SELECT count(*), coalesce(sum(span_count), 0) FROM traces",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let (pages, free, page_size) = page_counts(conn)?;
+            Ok(StoreStats {
+                traces: traces.max(0) as u64,
+                spans: spans.max(0) as u64,
+                used_bytes: pages.saturating_sub(free) * page_size,
+                file_bytes: pages * page_size,
+                wal_bytes,
+            })
+        })
+    }
+}
+
+/// (page count, free pages, page size).
+pub(crate) fn page_counts(conn: &Connection) -> rusqlite::Result<(u64, u64, u64)> {
+    let get = |pragma: &str| -> rusqlite::Result<u64> {
+        conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get::<_, i64>(0))
+            .map(|v| v.max(0) as u64)
+    };
+    Ok((
+        get("page_count")?,
+        get("freelist_count")?,
+        get("page_size")?,
+    ))
+}
+
+fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, StoreError> {
+    let Some(trace): Option<i64> = conn
+        .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?
+        .query_row([&trace_id.to_bytes()[..]], |r| r.get(0))
+        .optional()?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, span_id, parent_id, parent_remote, flags, trace_state, service, name, kind, \
+         start_ns, end_ns, status_code, status_message, attributes, dropped_attributes, \
+         dropped_events, dropped_links, resource, scope FROM spans WHERE trace = ?1 \
+         ORDER BY start_ns, id",
+    )?;
+    let mut rows = stmt.query([trace])?;
+    let mut spans = Vec::new();
+    let mut row_ids: HashMap<i64, usize> = HashMap::new();
+    let mut refs: Vec<(i64, i64)> = Vec::new();
+    while let Some(r) = rows.next()? {
+        let status = match r.get::<_, i64>(11)? {
+            1 => Status::Ok,
+            2 => Status::error(r.get::<_, String>(12)?),
+            _ => Status::Unset,
+        };
+        let attributes: String = r.get(13)?;
+        row_ids.insert(r.get(0)?, spans.len());
+        refs.push((r.get(17)?, r.get(18)?));
+        spans.push(StoredSpan {
+            trace_id,
+            span_id: SpanId::from_u64(r.get::<_, i64>(1)? as u64),
+            parent_span_id: SpanId::from_u64(r.get::<_, i64>(2)? as u64),
+            parent_is_remote: r.get(3)?,
+            trace_flags: TraceFlags::new(r.get::<_, i64>(4)? as u8),
+            trace_state: r.get(5)?,
+            service: r.get(6)?,
+            name: r.get(7)?,
+            kind: kind_from_code(r.get(8)?),
+            start_unix_nanos: ns_from_sql(r.get(9)?),
+            end_unix_nanos: ns_from_sql(r.get(10)?),
+            status,
+            attributes: parse_attributes(&attributes),
+            dropped_attributes_count: r.get(14)?,
+            dropped_events_count: r.get(15)?,
+            dropped_links_count: r.get(16)?,
+            events: Vec::new(),
+            links: Vec::new(),
+            resource: Vec::new(),
+            scope_name: String::new(),
+            scope_version: None,
+        });
+    }
+    drop(rows);
+
+    let mut events = conn.prepare_cached(
+        "SELECT e.span, e.time_ns, e.name, e.attributes, e.dropped_attributes FROM events e \
+         JOIN spans s ON s.id = e.span WHERE s.trace = ?1 ORDER BY e.span, e.seq",
+    )?;
+    let mut rows = events.query([trace])?;
+    while let Some(r) = rows.next()? {
+        let Some(&i) = row_ids.get(&r.get::<_, i64>(0)?) else {
+            continue;
+        };
+        let attributes: String = r.get(3)?;
+        spans[i].events.push(Event {
+            timestamp: SystemTime::UNIX_EPOCH + Duration::from_nanos(ns_from_sql(r.get(1)?)),
+            name: r.get::<_, String>(2)?.into(),
+            attributes: parse_attributes(&attributes),
+            dropped_attributes_count: r.get(4)?,
+        });
+    }
+    drop(rows);
+
+    let mut links = conn.prepare_cached(
+        "SELECT l.span, l.trace_id, l.span_id, l.flags, l.trace_state, l.attributes, \
+         l.dropped_attributes FROM links l JOIN spans s ON s.id = l.span WHERE s.trace = ?1 \
+         ORDER BY l.span, l.seq",
+    )?;
+    let mut rows = links.query([trace])?;
+    while let Some(r) = rows.next()? {
+        let Some(&i) = row_ids.get(&r.get::<_, i64>(0)?) else {
+            continue;
+        };
+        let linked: Vec<u8> = r.get(1)?;
+        let state: String = r.get(4)?;
+        let attributes: String = r.get(5)?;
+        spans[i].links.push(Link {
+            span_context: SpanContext::new(
+                trace_id_from_blob(&linked),
+                SpanId::from_u64(r.get::<_, i64>(2)? as u64),
+                TraceFlags::new(r.get::<_, i64>(3)? as u8),
+                true,
+                TraceState::from_header_unchecked(state),
+            ),
+            attributes: parse_attributes(&attributes),
+            dropped_attributes_count: r.get(6)?,
+        });
+    }
+    drop(rows);
+
+    // Resources and scopes: a handful per trace.
+    let mut resources: HashMap<i64, Vec<KeyValue>> = HashMap::new();
+    let mut scopes: HashMap<i64, (String, Option<String>)> = HashMap::new();
+    for (i, (resource, scope)) in refs.into_iter().enumerate() {
+        let attributes = match resources.entry(resource) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(slot) => {
+                let json: Option<String> = conn
+                    .prepare_cached("SELECT attributes FROM resources WHERE id = ?1")?
+                    .query_row(params![resource], |r| r.get(0))
+                    .optional()?;
+                slot.insert(json.map(|j| parse_attributes(&j)).unwrap_or_default())
+            }
+        };
+        spans[i].resource = attributes.clone();
+        let (name, version) = match scopes.entry(scope) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(slot) => {
+                let row = conn
+                    .prepare_cached("SELECT name, version FROM scopes WHERE id = ?1")?
+                    .query_row(params![scope], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                slot.insert(row.unwrap_or_default())
+            }
+        };
+        spans[i].scope_name = name.clone();
+        spans[i].scope_version = version.clone();
+    }
+    Ok(spans)
+}

@@ -1,0 +1,143 @@
+//! The database schema and its migrations, keyed on `PRAGMA user_version`.
+//!
+//! Each migration moves the file from version `n` to `n + 1` inside one
+//! transaction; a file at version 0 is new. Never edit a released
+//! migration: add the next one.
+
+use rusqlite::Connection;
+
+/// Migration `i` moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE resources (
+        id          INTEGER PRIMARY KEY,
+        hash        INTEGER NOT NULL UNIQUE,
+        attributes  TEXT NOT NULL
+    );
+    CREATE TABLE scopes (
+        id          INTEGER PRIMARY KEY,
+        hash        INTEGER NOT NULL UNIQUE,
+        name        TEXT NOT NULL,
+        version     TEXT,
+        attributes  TEXT NOT NULL
+    );
+    -- One row per trace, kept current at ingest so trace lists never read spans.
+    CREATE TABLE traces (
+        id            INTEGER PRIMARY KEY,
+        trace_id      BLOB NOT NULL UNIQUE,
+        start_ns      INTEGER NOT NULL,
+        end_ns        INTEGER NOT NULL,
+        duration_ns   INTEGER NOT NULL,
+        root_span_id  INTEGER,            -- NULL until the root span arrives
+        root_service  TEXT NOT NULL,
+        root_name     TEXT NOT NULL,
+        span_count    INTEGER NOT NULL,
+        error_count   INTEGER NOT NULL,
+        services      TEXT NOT NULL       -- JSON array, sorted
+    );
+    CREATE INDEX traces_by_start ON traces (start_ns);
+    CREATE TABLE spans (
+        id                  INTEGER PRIMARY KEY,
+        trace               INTEGER NOT NULL,   -- traces.id
+        span_id             INTEGER NOT NULL,
+        parent_id           INTEGER NOT NULL,   -- 0 for a root
+        parent_remote       INTEGER NOT NULL,
+        flags               INTEGER NOT NULL,
+        trace_state         TEXT NOT NULL,
+        service             TEXT NOT NULL,
+        name                TEXT NOT NULL,
+        kind                INTEGER NOT NULL,   -- OTLP numbering: 1 internal .. 5 consumer
+        start_ns            INTEGER NOT NULL,
+        end_ns              INTEGER NOT NULL,
+        duration_ns         INTEGER NOT NULL,
+        status_code         INTEGER NOT NULL,   -- 0 unset, 1 ok, 2 error
+        status_message      TEXT NOT NULL,
+        attributes          TEXT NOT NULL,      -- JSON object
+        dropped_attributes  INTEGER NOT NULL,
+        dropped_events      INTEGER NOT NULL,
+        dropped_links       INTEGER NOT NULL,
+        resource            INTEGER NOT NULL,   -- resources.id
+        scope               INTEGER NOT NULL    -- scopes.id
+    );
+    CREATE UNIQUE INDEX spans_by_trace ON spans (trace, span_id);
+    CREATE TABLE events (
+        span                INTEGER NOT NULL,   -- spans.id
+        seq                 INTEGER NOT NULL,
+        time_ns             INTEGER NOT NULL,
+        name                TEXT NOT NULL,
+        attributes          TEXT NOT NULL,
+        dropped_attributes  INTEGER NOT NULL,
+        PRIMARY KEY (span, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE links (
+        span                INTEGER NOT NULL,   -- spans.id
+        seq                 INTEGER NOT NULL,
+        trace_id            BLOB NOT NULL,
+        span_id             INTEGER NOT NULL,
+        flags               INTEGER NOT NULL,
+        trace_state         TEXT NOT NULL,
+        attributes          TEXT NOT NULL,
+        dropped_attributes  INTEGER NOT NULL,
+        PRIMARY KEY (span, seq)
+    ) WITHOUT ROWID;
+    -- One row per (trace, service, span name): finds traces by service or
+    -- operation, newest first, without reading spans.
+    CREATE TABLE trace_operations (
+        trace            INTEGER NOT NULL,
+        service          TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        start_ns         INTEGER NOT NULL,      -- earliest such span
+        max_duration_ns  INTEGER NOT NULL,      -- longest such span
+        PRIMARY KEY (trace, service, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX trace_operations_by_service ON trace_operations (service, start_ns);
+    CREATE INDEX trace_operations_by_name
+        ON trace_operations (service, name, start_ns, max_duration_ns);
+    -- One row per (trace, hash of key=value) over scalar span attributes.
+    CREATE TABLE trace_attributes (
+        trace  INTEGER NOT NULL,
+        hash   INTEGER NOT NULL,
+        PRIMARY KEY (trace, hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX trace_attributes_by_hash ON trace_attributes (hash, trace);
+    -- Every (service, span name, kind) ever seen.
+    CREATE TABLE operations (
+        service  TEXT NOT NULL,
+        name     TEXT NOT NULL,
+        kind     INTEGER NOT NULL,
+        PRIMARY KEY (service, name, kind)
+    ) WITHOUT ROWID;
+    ",
+];
+
+/// The schema version this build writes.
+pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// What [`migrate`] found.
+pub(crate) enum Migrated {
+    /// The file is at [`VERSION`] (perhaps after migrating).
+    Current,
+    /// The file is newer than this build.
+    Newer(i64),
+}
+
+/// Brings the schema up to [`VERSION`].
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<Migrated> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Ok(Migrated::Newer(found));
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated in the meantime.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > from as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", from + 1))?;
+        tx.commit()?;
+    }
+    Ok(Migrated::Current)
+}
