@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::checkpoint::Checkpointer;
 use super::encode::{attribute_hash, attributes_json, canonical_text, push_attributes, text_hash};
 use super::model::{kind_code, ns_to_sql};
+use super::schema::BUCKET_SHIFT;
 use super::StoreError;
 use crate::trace::clock::unix_nanos;
 use crate::trace::tracer::Origin;
@@ -30,6 +32,7 @@ pub(crate) struct Writer {
     scope_ids: HashMap<i64, i64>,
     /// service → span name → bit set of kinds, committed.
     known_operations: HashMap<String, HashMap<String, u8>>,
+    checkpointer: Checkpointer,
 }
 
 /// Ids of the rows describing where a span came from.
@@ -70,12 +73,13 @@ struct TraceRow {
 }
 
 impl Writer {
-    pub(crate) fn new(conn: Connection) -> Writer {
+    pub(crate) fn new(conn: Connection, checkpointer: Checkpointer) -> Writer {
         Writer {
             conn,
             resource_ids: HashMap::new(),
             scope_ids: HashMap::new(),
             known_operations: HashMap::new(),
+            checkpointer,
         }
     }
 
@@ -104,6 +108,7 @@ impl Writer {
             resource_ids,
             scope_ids,
             known_operations,
+            checkpointer,
         } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut new_resources = Vec::new();
@@ -210,12 +215,13 @@ impl Writer {
                  ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             )?;
             let mut insert_event = tx.prepare_cached(
-                "INSERT OR IGNORE INTO events (span, seq, time_ns, name, attributes, \
-                 dropped_attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO events (trace, span_id, seq, time_ns, name, attributes, \
+                 dropped_attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             let mut insert_link = tx.prepare_cached(
-                "INSERT OR IGNORE INTO links (span, seq, trace_id, span_id, flags, trace_state, \
-                 attributes, dropped_attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT OR IGNORE INTO links (trace, span_id, seq, linked_trace_id, \
+                 linked_span_id, flags, trace_state, attributes, dropped_attributes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             let mut text = String::new();
             for update in &mut updates {
@@ -258,10 +264,11 @@ impl Writer {
                         continue;
                     }
                     report.stored += 1;
-                    let rowid = tx.last_insert_rowid();
+                    let span_id = span.span_context.span_id().to_u64() as i64;
                     for (seq, event) in span.events.iter().enumerate() {
                         insert_event.execute(params![
-                            rowid,
+                            update.id,
+                            span_id,
                             seq as i64,
                             ns_to_sql(unix_nanos(event.timestamp)),
                             &*event.name,
@@ -272,7 +279,8 @@ impl Writer {
                     for (seq, link) in span.links.iter().enumerate() {
                         let sc = &link.span_context;
                         insert_link.execute(params![
-                            rowid,
+                            update.id,
+                            span_id,
                             seq as i64,
                             &sc.trace_id().to_bytes()[..],
                             sc.span_id().to_u64() as i64,
@@ -350,7 +358,7 @@ impl Writer {
                  max_duration_ns = max(max_duration_ns, excluded.max_duration_ns)",
             )?;
             let mut insert_attribute = tx.prepare_cached(
-                "INSERT OR IGNORE INTO trace_attributes (trace, hash) VALUES (?1, ?2)",
+                "INSERT OR IGNORE INTO trace_attributes (bucket, hash, trace) VALUES (?1, ?2, ?3)",
             )?;
             for update in &updates {
                 if update.count == 0 {
@@ -431,7 +439,11 @@ impl Writer {
                     ])?;
                 }
                 for hash in &update.attributes {
-                    insert_attribute.execute(params![update.id, hash])?;
+                    insert_attribute.execute(params![
+                        update.id >> BUCKET_SHIFT,
+                        hash,
+                        update.id
+                    ])?;
                 }
             }
             if !new_operations.is_empty() {
@@ -444,6 +456,7 @@ impl Writer {
             }
         }
         tx.commit()?;
+        checkpointer.nudge();
 
         // Only now are the new rows real: remember them.
         resource_ids.extend(new_resources);

@@ -43,6 +43,7 @@
 //! from spans order by start_ns desc limit 10'` works, and attributes are
 //! JSON (`json_extract(attributes, '$."http.route"')`).
 
+mod checkpoint;
 mod encode;
 mod error;
 mod exporter;
@@ -144,7 +145,13 @@ impl StoreBuilder {
             }
         }
         conn.set_prepared_statement_cache_capacity(64);
-        let writer = Writer::new(conn);
+        let checkpointer = checkpoint::Checkpointer::start(&path, self.busy_timeout);
+        if checkpointer.is_running() {
+            // A backstop only: the checkpoint thread keeps the log short.
+            conn.execute_batch("PRAGMA wal_autocheckpoint = 65536")
+                .map_err(|e| open_error(&path, e))?;
+        }
+        let writer = Writer::new(conn, checkpointer);
         let store = Store {
             inner: Arc::new(Inner {
                 path,
@@ -245,7 +252,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn open_connection(path: &Path, busy: Duration, reader: bool) -> Result<Connection, StoreError> {
+pub(crate) fn open_connection(
+    path: &Path,
+    busy: Duration,
+    reader: bool,
+) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
             return Err(StoreError::Open {
@@ -265,7 +276,7 @@ fn open_connection(path: &Path, busy: Duration, reader: bool) -> Result<Connecti
     let pragmas = if reader {
         "PRAGMA query_only = ON;"
     } else {
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;"
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;"
     };
     conn.execute_batch(pragmas)
         .map_err(|e| open_error(path, e))?;

@@ -9,6 +9,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::encode::{attribute_hash, parse_attributes};
 use super::model::{kind_from_code, ns_from_sql, ns_to_sql};
+use super::schema::BUCKET_SHIFT;
 use super::{Operation, Store, StoreError, StoreStats, StoredSpan, TraceSummary};
 use crate::trace::clock::unix_nanos;
 use crate::trace::trace_state::TraceState;
@@ -145,8 +146,8 @@ impl TraceQuery {
         self
     }
 
-    /// The SQL and its parameters; `dedupe` when rows may repeat a trace.
-    pub(crate) fn to_sql(&self) -> Result<(String, Vec<SqlValue>, bool), StoreError> {
+    /// How to run the search: the SQL, its parameters and how to step it.
+    pub(crate) fn plan(&self) -> Result<Plan, StoreError> {
         if self.limit == 0 || self.limit > MAX_LIMIT {
             return Err(StoreError::InvalidQuery(format!(
                 "limit must be between 1 and {MAX_LIMIT}, got {}",
@@ -175,7 +176,7 @@ impl TraceQuery {
             .map(|(k, v)| attribute_hash(k, v))
             .collect::<Vec<_>>()
             .into_iter();
-        let (from, order, duration, dedupe) = if let Some(service) = &self.service {
+        let (from, order, duration, step) = if let Some(service) = &self.service {
             args.push(SqlValue::Text(service.clone()));
             conditions.push(format!("o.service = ?{}", args.len()));
             if let Some(op) = &self.operation {
@@ -187,33 +188,42 @@ impl TraceQuery {
                 args.push(SqlValue::Integer(ns_to_sql(unix_nanos(start))));
                 conditions.push(format!("o.start_ns >= ?{}", args.len()));
             }
-            let duration = if self.operation.is_some() {
-                "o.max_duration_ns"
+            let (duration, step) = if self.operation.is_some() {
+                ("o.max_duration_ns", Step::Limit)
             } else {
-                "t.duration_ns"
+                ("t.duration_ns", Step::Dedupe)
             };
             (
                 "trace_operations o JOIN traces t ON t.id = o.trace",
-                "o.start_ns DESC",
+                " ORDER BY o.start_ns DESC",
                 duration,
-                self.operation.is_none(),
+                step,
             )
         } else if let Some(hash) = hashes.next() {
+            // ?1 is the bucket, set for each bucket in turn.
+            args.push(SqlValue::Null);
+            conditions.push("a.bucket = ?1".into());
             args.push(SqlValue::Integer(hash));
             conditions.push(format!("a.hash = ?{}", args.len()));
             (
                 "trace_attributes a JOIN traces t ON t.id = a.trace",
-                "t.start_ns DESC",
+                "",
                 "t.duration_ns",
-                false,
+                Step::Buckets,
             )
         } else {
-            ("traces t", "t.start_ns DESC", "t.duration_ns", false)
+            (
+                "traces t",
+                " ORDER BY t.start_ns DESC",
+                "t.duration_ns",
+                Step::Limit,
+            )
         };
         for hash in hashes {
             args.push(SqlValue::Integer(hash));
             conditions.push(format!(
-                "EXISTS (SELECT 1 FROM trace_attributes x WHERE x.trace = t.id AND x.hash = ?{})",
+                "EXISTS (SELECT 1 FROM trace_attributes x WHERE x.bucket = t.id >> {BUCKET_SHIFT} \
+                 AND x.hash = ?{} AND x.trace = t.id)",
                 args.len()
             ));
         }
@@ -241,17 +251,35 @@ impl TraceQuery {
         } else {
             format!(" WHERE {}", conditions.join(" AND "))
         };
-        let limit = if dedupe {
-            String::new()
-        } else {
-            format!(" LIMIT {}", self.limit)
+        let limit = match step {
+            Step::Limit => format!(" LIMIT {}", self.limit),
+            Step::Dedupe | Step::Buckets => String::new(),
         };
-        Ok((
-            format!("SELECT {columns} FROM {from}{filter} ORDER BY {order}{limit}"),
+        Ok(Plan {
+            sql: format!("SELECT {columns} FROM {from}{filter}{order}{limit}"),
             args,
-            dedupe,
-        ))
+            step,
+        })
     }
+}
+
+/// A trace search ready to run.
+pub(crate) struct Plan {
+    pub(crate) sql: String,
+    pub(crate) args: Vec<SqlValue>,
+    step: Step,
+}
+
+/// How a plan's rows are read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Rows are distinct traces in order, limited in SQL.
+    Limit,
+    /// Rows are in order but may repeat a trace.
+    Dedupe,
+    /// Run once per attribute bucket (?1), newest bucket first, until
+    /// enough traces are found; then order by start.
+    Buckets,
 }
 
 fn duration_ns(d: Duration) -> i64 {
@@ -293,24 +321,46 @@ impl Store {
     /// 1..=10,000, an operation without a service, or a minimum duration
     /// above the maximum.
     pub fn find_traces(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
-        let (sql, args, dedupe) = query.to_sql()?;
+        let Plan {
+            sql,
+            mut args,
+            step,
+        } = query.plan()?;
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params_from_iter(args))?;
             let mut seen = HashSet::new();
             let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let (id, summary) = summary_from_row(row)?;
-                if dedupe && !seen.insert(id) {
-                    continue;
+            let newest_bucket = if step == Step::Buckets {
+                conn.query_row("SELECT coalesce(max(id), 0) FROM traces", [], |r| {
+                    r.get::<_, i64>(0)
+                })? >> BUCKET_SHIFT
+            } else {
+                0
+            };
+            for bucket in (0..=newest_bucket).rev() {
+                if step == Step::Buckets {
+                    args[0] = SqlValue::Integer(bucket);
                 }
-                out.push(summary);
-                if out.len() == query.limit {
+                let mut rows = stmt.query(params_from_iter(args.iter()))?;
+                while let Some(row) = rows.next()? {
+                    let (id, summary) = summary_from_row(row)?;
+                    if step != Step::Limit && !seen.insert(id) {
+                        continue;
+                    }
+                    out.push(summary);
+                    // A bucket is read whole: its traces are then ordered
+                    // by start below.
+                    if step != Step::Buckets && out.len() == query.limit {
+                        break;
+                    }
+                }
+                if out.len() >= query.limit {
                     break;
                 }
             }
-            if dedupe {
+            if step != Step::Limit {
                 out.sort_by_key(|t| std::cmp::Reverse(t.start_unix_nanos));
+                out.truncate(query.limit);
             }
             Ok(out)
         })
@@ -411,10 +461,10 @@ fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, S
         return Ok(Vec::new());
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT id, span_id, parent_id, parent_remote, flags, trace_state, service, name, kind, \
+        "SELECT span_id, span_id, parent_id, parent_remote, flags, trace_state, service, name, kind, \
          start_ns, end_ns, status_code, status_message, attributes, dropped_attributes, \
          dropped_events, dropped_links, resource, scope FROM spans WHERE trace = ?1 \
-         ORDER BY start_ns, id",
+         ORDER BY start_ns, span_id",
     )?;
     let mut rows = stmt.query([trace])?;
     let mut spans = Vec::new();
@@ -456,8 +506,8 @@ fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, S
     drop(rows);
 
     let mut events = conn.prepare_cached(
-        "SELECT e.span, e.time_ns, e.name, e.attributes, e.dropped_attributes FROM events e \
-         JOIN spans s ON s.id = e.span WHERE s.trace = ?1 ORDER BY e.span, e.seq",
+        "SELECT span_id, time_ns, name, attributes, dropped_attributes FROM events \
+         WHERE trace = ?1 ORDER BY span_id, seq",
     )?;
     let mut rows = events.query([trace])?;
     while let Some(r) = rows.next()? {
@@ -475,9 +525,8 @@ fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, S
     drop(rows);
 
     let mut links = conn.prepare_cached(
-        "SELECT l.span, l.trace_id, l.span_id, l.flags, l.trace_state, l.attributes, \
-         l.dropped_attributes FROM links l JOIN spans s ON s.id = l.span WHERE s.trace = ?1 \
-         ORDER BY l.span, l.seq",
+        "SELECT span_id, linked_trace_id, linked_span_id, flags, trace_state, attributes, \
+         dropped_attributes FROM links WHERE trace = ?1 ORDER BY span_id, seq",
     )?;
     let mut rows = links.query([trace])?;
     while let Some(r) = rows.next()? {

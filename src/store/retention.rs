@@ -273,13 +273,12 @@ impl Store {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         for sql in [
-            "DELETE FROM events WHERE span IN (SELECT id FROM spans WHERE trace IN \
-             (SELECT value FROM json_each(?1)))",
-            "DELETE FROM links WHERE span IN (SELECT id FROM spans WHERE trace IN \
-             (SELECT value FROM json_each(?1)))",
+            "DELETE FROM events WHERE trace IN (SELECT value FROM json_each(?1))",
+            "DELETE FROM links WHERE trace IN (SELECT value FROM json_each(?1))",
             "DELETE FROM spans WHERE trace IN (SELECT value FROM json_each(?1))",
             "DELETE FROM trace_operations WHERE trace IN (SELECT value FROM json_each(?1))",
-            "DELETE FROM trace_attributes WHERE trace IN (SELECT value FROM json_each(?1))",
+            "DELETE FROM trace_attributes WHERE bucket IN (SELECT DISTINCT value >> 8 FROM \
+             json_each(?1)) AND trace IN (SELECT value FROM json_each(?1))",
             "DELETE FROM traces WHERE id IN (SELECT value FROM json_each(?1))",
         ] {
             tx.prepare_cached(sql)?.execute([&list])?;

@@ -37,8 +37,9 @@ const MIGRATIONS: &[&str] = &[
         services      TEXT NOT NULL       -- JSON array, sorted
     );
     CREATE INDEX traces_by_start ON traces (start_ns);
+    -- Clustered by trace: a whole trace is one range read, and new
+    -- traces append.
     CREATE TABLE spans (
-        id                  INTEGER PRIMARY KEY,
         trace               INTEGER NOT NULL,   -- traces.id
         span_id             INTEGER NOT NULL,
         parent_id           INTEGER NOT NULL,   -- 0 for a root
@@ -58,28 +59,30 @@ const MIGRATIONS: &[&str] = &[
         dropped_events      INTEGER NOT NULL,
         dropped_links       INTEGER NOT NULL,
         resource            INTEGER NOT NULL,   -- resources.id
-        scope               INTEGER NOT NULL    -- scopes.id
-    );
-    CREATE UNIQUE INDEX spans_by_trace ON spans (trace, span_id);
+        scope               INTEGER NOT NULL,   -- scopes.id
+        PRIMARY KEY (trace, span_id)
+    ) WITHOUT ROWID;
     CREATE TABLE events (
-        span                INTEGER NOT NULL,   -- spans.id
+        trace               INTEGER NOT NULL,
+        span_id             INTEGER NOT NULL,
         seq                 INTEGER NOT NULL,
         time_ns             INTEGER NOT NULL,
         name                TEXT NOT NULL,
         attributes          TEXT NOT NULL,
         dropped_attributes  INTEGER NOT NULL,
-        PRIMARY KEY (span, seq)
+        PRIMARY KEY (trace, span_id, seq)
     ) WITHOUT ROWID;
     CREATE TABLE links (
-        span                INTEGER NOT NULL,   -- spans.id
-        seq                 INTEGER NOT NULL,
-        trace_id            BLOB NOT NULL,
+        trace               INTEGER NOT NULL,
         span_id             INTEGER NOT NULL,
+        seq                 INTEGER NOT NULL,
+        linked_trace_id     BLOB NOT NULL,
+        linked_span_id      INTEGER NOT NULL,
         flags               INTEGER NOT NULL,
         trace_state         TEXT NOT NULL,
         attributes          TEXT NOT NULL,
         dropped_attributes  INTEGER NOT NULL,
-        PRIMARY KEY (span, seq)
+        PRIMARY KEY (trace, span_id, seq)
     ) WITHOUT ROWID;
     -- One row per (trace, service, span name): finds traces by service or
     -- operation, newest first, without reading spans.
@@ -94,13 +97,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX trace_operations_by_service ON trace_operations (service, start_ns);
     CREATE INDEX trace_operations_by_name
         ON trace_operations (service, name, start_ns, max_duration_ns);
-    -- One row per (trace, hash of key=value) over scalar span attributes.
+    -- One row per (trace, hash of key=value) over scalar span attributes,
+    -- grouped in buckets of 256 consecutive traces (bucket = trace >> 8):
+    -- inserts touch only the newest bucket's few pages instead of random
+    -- pages all over a hash-ordered index, and a search seeks once per
+    -- bucket, newest first.
     CREATE TABLE trace_attributes (
-        trace  INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
         hash   INTEGER NOT NULL,
-        PRIMARY KEY (trace, hash)
+        trace  INTEGER NOT NULL,
+        PRIMARY KEY (bucket, hash, trace)
     ) WITHOUT ROWID;
-    CREATE INDEX trace_attributes_by_hash ON trace_attributes (hash, trace);
     -- Every (service, span name, kind) ever seen.
     CREATE TABLE operations (
         service  TEXT NOT NULL,
@@ -110,6 +117,9 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ",
 ];
+
+/// Traces per attribute bucket, as a shift: `bucket = trace id >> 8`.
+pub(crate) const BUCKET_SHIFT: u32 = 8;
 
 /// The schema version this build writes.
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
