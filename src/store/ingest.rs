@@ -6,7 +6,10 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::checkpoint::Checkpointer;
-use super::encode::{attribute_hash, attributes_json, canonical_text, push_attributes, text_hash};
+use super::encode::{
+    attribute_hash, attributes_json, canonical_text, operation_hash, push_attributes, service_hash,
+    text_hash,
+};
 use super::model::{kind_code, ns_to_sql};
 use super::schema::BUCKET_SHIFT;
 use super::StoreError;
@@ -57,8 +60,9 @@ struct TraceUpdate<'b> {
     root: Option<(i64, usize)>,
     earliest: Option<(i64, usize)>,
     services: Vec<Arc<str>>,
-    operations: HashMap<(Arc<str>, &'b str), (i64, i64)>,
-    attributes: HashSet<i64>,
+    /// Keys of the trace sets this batch puts the trace in.
+    set_keys: HashSet<i64>,
+    _batch: std::marker::PhantomData<&'b ()>,
 }
 
 struct TraceRow {
@@ -194,8 +198,8 @@ impl Writer {
                             root: None,
                             earliest: None,
                             services: Vec::new(),
-                            operations: HashMap::new(),
-                            attributes: HashSet::new(),
+                            set_keys: HashSet::new(),
+                            _batch: std::marker::PhantomData,
                         });
                         by_trace.insert(trace_id, updates.len() - 1);
                         updates.len() - 1
@@ -304,16 +308,14 @@ impl Writer {
                     if !update.services.iter().any(|s| **s == *origin.service) {
                         update.services.push(origin.service.clone());
                     }
-                    let op = update
-                        .operations
-                        .entry((origin.service.clone(), &*span.name))
-                        .or_insert((start, end - start));
-                    op.0 = op.0.min(start);
-                    op.1 = op.1.max(end - start);
+                    update.set_keys.insert(service_hash(&origin.service));
+                    update
+                        .set_keys
+                        .insert(operation_hash(&origin.service, &span.name));
                     for kv in &span.attributes {
                         if canonical_text(&kv.value, &mut text) {
                             update
-                                .attributes
+                                .set_keys
                                 .insert(attribute_hash(kv.key.as_str(), &text));
                         }
                     }
@@ -339,7 +341,7 @@ impl Writer {
             }
         }
 
-        // Trace summaries, operations and attribute index.
+        // Trace summaries and trace sets.
         {
             let mut insert_trace = tx.prepare_cached(
                 "INSERT INTO traces (id, trace_id, start_ns, end_ns, duration_ns, root_span_id, \
@@ -351,15 +353,14 @@ impl Writer {
                  root_span_id = ?5, root_service = ?6, root_name = ?7, span_count = ?8, \
                  error_count = ?9, services = ?10 WHERE id = ?1",
             )?;
-            let mut upsert_operation = tx.prepare_cached(
-                "INSERT INTO trace_operations (trace, service, name, start_ns, max_duration_ns) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (trace, service, name) DO UPDATE SET \
-                 start_ns = min(start_ns, excluded.start_ns), \
-                 max_duration_ns = max(max_duration_ns, excluded.max_duration_ns)",
+            let mut upsert_set = tx.prepare_cached(
+                "INSERT INTO trace_sets (bucket, hash, b0, b1, b2, b3) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET \
+                 b0 = b0 | excluded.b0, b1 = b1 | excluded.b1, \
+                 b2 = b2 | excluded.b2, b3 = b3 | excluded.b3",
             )?;
-            let mut insert_attribute = tx.prepare_cached(
-                "INSERT OR IGNORE INTO trace_attributes (bucket, hash, trace) VALUES (?1, ?2, ?3)",
-            )?;
+            // (bucket, hash) → the bucket's traces having it, for the batch.
+            let mut trace_sets: HashMap<(i64, i64), [u64; 4]> = HashMap::new();
             for update in &updates {
                 if update.count == 0 {
                     continue;
@@ -429,22 +430,24 @@ impl Writer {
                         ])?;
                     }
                 }
-                for ((service, name), (start, max_duration)) in &update.operations {
-                    upsert_operation.execute(params![
-                        update.id,
-                        &**service,
-                        name,
-                        start,
-                        max_duration
-                    ])?;
+                let bucket = update.id >> BUCKET_SHIFT;
+                let slot = (update.id & ((1 << BUCKET_SHIFT) - 1)) as usize;
+                for &hash in &update.set_keys {
+                    trace_sets.entry((bucket, hash)).or_default()[slot / 64] |= 1 << (slot % 64);
                 }
-                for hash in &update.attributes {
-                    insert_attribute.execute(params![
-                        update.id >> BUCKET_SHIFT,
-                        hash,
-                        update.id
-                    ])?;
-                }
+            }
+            // In key order: neighbouring rows share pages.
+            let mut trace_sets: Vec<_> = trace_sets.into_iter().collect();
+            trace_sets.sort_unstable_by_key(|(key, _)| *key);
+            for ((bucket, hash), words) in &trace_sets {
+                upsert_set.execute(params![
+                    bucket,
+                    hash,
+                    words[0] as i64,
+                    words[1] as i64,
+                    words[2] as i64,
+                    words[3] as i64,
+                ])?;
             }
             if !new_operations.is_empty() {
                 let mut insert_operation = tx.prepare_cached(

@@ -1,13 +1,13 @@
 //! Reading the store: trace search, whole traces, services, operations.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use super::encode::{attribute_hash, parse_attributes};
+use super::encode::{attribute_hash, operation_hash, parse_attributes, service_hash};
 use super::model::{kind_from_code, ns_from_sql, ns_to_sql};
 use super::schema::BUCKET_SHIFT;
 use super::{Operation, Store, StoreError, StoreStats, StoredSpan, TraceSummary};
@@ -68,16 +68,15 @@ impl TraceQuery {
         }
     }
 
-    /// Traces in which `service` took part. Newest first by when the service
-    /// was first seen in the trace.
+    /// Traces in which `service` took part.
     pub fn service(mut self, service: impl Into<String>) -> Self {
         self.service = Some(service.into());
         self
     }
 
     /// Traces with a span of this name in the chosen service (requires
-    /// [`service`](Self::service)). Duration bounds then apply to the longest
-    /// such span rather than to the whole trace.
+    /// [`service`](Self::service)). Duration bounds then apply to such a
+    /// span rather than to the whole trace.
     pub fn operation(mut self, name: impl Into<String>) -> Self {
         self.operation = Some(name.into());
         self
@@ -170,63 +169,23 @@ impl TraceQuery {
                        t.start_ns, t.end_ns, t.span_count, t.error_count, t.services";
         let mut args: Vec<SqlValue> = Vec::new();
         let mut conditions: Vec<String> = Vec::new();
-        let mut hashes = self
-            .attributes
-            .iter()
-            .map(|(k, v)| attribute_hash(k, v))
-            .collect::<Vec<_>>()
-            .into_iter();
-        let (from, order, duration, step) = if let Some(service) = &self.service {
-            args.push(SqlValue::Text(service.clone()));
-            conditions.push(format!("o.service = ?{}", args.len()));
-            if let Some(op) = &self.operation {
-                args.push(SqlValue::Text(op.clone()));
-                conditions.push(format!("o.name = ?{}", args.len()));
-            }
-            if let Some(start) = self.start {
-                // A trace's operations start no earlier than the trace.
-                args.push(SqlValue::Integer(ns_to_sql(unix_nanos(start))));
-                conditions.push(format!("o.start_ns >= ?{}", args.len()));
-            }
-            let (duration, step) = if self.operation.is_some() {
-                ("o.max_duration_ns", Step::Limit)
-            } else {
-                ("t.duration_ns", Step::Dedupe)
-            };
-            (
-                "trace_operations o JOIN traces t ON t.id = o.trace",
-                " ORDER BY o.start_ns DESC",
-                duration,
-                step,
-            )
-        } else if let Some(hash) = hashes.next() {
-            // ?1 is the bucket, set for each bucket in turn.
-            args.push(SqlValue::Null);
-            conditions.push("a.bucket = ?1".into());
-            args.push(SqlValue::Integer(hash));
-            conditions.push(format!("a.hash = ?{}", args.len()));
-            (
-                "trace_attributes a JOIN traces t ON t.id = a.trace",
-                "",
-                "t.duration_ns",
-                Step::Buckets,
-            )
-        } else {
-            (
-                "traces t",
-                " ORDER BY t.start_ns DESC",
-                "t.duration_ns",
-                Step::Limit,
-            )
-        };
-        for hash in hashes {
-            args.push(SqlValue::Integer(hash));
-            conditions.push(format!(
-                "EXISTS (SELECT 1 FROM trace_attributes x WHERE x.bucket = t.id >> {BUCKET_SHIFT} \
-                 AND x.hash = ?{} AND x.trace = t.id)",
-                args.len()
-            ));
+        // Service, operation and attributes are sets to intersect.
+        let mut keys = Vec::new();
+        if let Some(service) = &self.service {
+            keys.push(match &self.operation {
+                Some(op) => operation_hash(service, op),
+                None => service_hash(service),
+            });
         }
+        keys.extend(self.attributes.iter().map(|(k, v)| attribute_hash(k, v)));
+        let (from, order, step) = if keys.is_empty() {
+            ("traces t", " ORDER BY t.start_ns DESC", Step::Limit)
+        } else {
+            // ?1: the candidates of one bucket, as a JSON list.
+            args.push(SqlValue::Null);
+            conditions.push("t.id IN (SELECT value FROM json_each(?1))".into());
+            ("traces t", "", Step::Buckets(keys))
+        };
         if let Some(start) = self.start {
             args.push(SqlValue::Integer(ns_to_sql(unix_nanos(start))));
             conditions.push(format!("t.start_ns >= ?{}", args.len()));
@@ -238,13 +197,27 @@ impl TraceQuery {
         if self.errors_only {
             conditions.push("t.error_count > 0".into());
         }
-        if let Some(min) = self.min_duration {
-            args.push(SqlValue::Integer(duration_ns(min)));
-            conditions.push(format!("{duration} >= ?{}", args.len()));
-        }
-        if let Some(max) = self.max_duration {
-            args.push(SqlValue::Integer(duration_ns(max)));
-            conditions.push(format!("{duration} <= ?{}", args.len()));
+        if self.min_duration.is_some() || self.max_duration.is_some() {
+            let min = self.min_duration.map_or(0, duration_ns);
+            let max = self.max_duration.map_or(i64::MAX, duration_ns);
+            args.push(SqlValue::Integer(min));
+            args.push(SqlValue::Integer(max));
+            let (lo, hi) = (args.len() - 1, args.len());
+            match (&self.service, &self.operation) {
+                (Some(service), Some(op)) => {
+                    // Some span of that operation lasted within the bounds:
+                    // read the candidate's spans (one range of the key).
+                    args.push(SqlValue::Text(service.clone()));
+                    args.push(SqlValue::Text(op.clone()));
+                    conditions.push(format!(
+                        "EXISTS (SELECT 1 FROM spans s WHERE s.trace = t.id AND s.service = ?{} \
+                         AND s.name = ?{} AND s.duration_ns BETWEEN ?{lo} AND ?{hi})",
+                        args.len() - 1,
+                        args.len()
+                    ));
+                }
+                _ => conditions.push(format!("t.duration_ns BETWEEN ?{lo} AND ?{hi}")),
+            }
         }
         let filter = if conditions.is_empty() {
             String::new()
@@ -253,7 +226,7 @@ impl TraceQuery {
         };
         let limit = match step {
             Step::Limit => format!(" LIMIT {}", self.limit),
-            Step::Dedupe | Step::Buckets => String::new(),
+            Step::Buckets(_) => String::new(),
         };
         Ok(Plan {
             sql: format!("SELECT {columns} FROM {from}{filter}{order}{limit}"),
@@ -271,15 +244,14 @@ pub(crate) struct Plan {
 }
 
 /// How a plan's rows are read.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Step {
     /// Rows are distinct traces in order, limited in SQL.
     Limit,
-    /// Rows are in order but may repeat a trace.
-    Dedupe,
-    /// Run once per attribute bucket (?1), newest bucket first, until
-    /// enough traces are found; then order by start.
-    Buckets,
+    /// Bucket by bucket, newest first: intersect the trace sets of these
+    /// keys, run the SQL on the candidates (?1, a JSON list), until enough
+    /// traces are found; then order them by start.
+    Buckets(Vec<i64>),
 }
 
 fn duration_ns(d: Duration) -> i64 {
@@ -328,34 +300,72 @@ impl Store {
         } = query.plan()?;
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut seen = HashSet::new();
             let mut out = Vec::new();
-            let newest_bucket = if step == Step::Buckets {
-                conn.query_row("SELECT coalesce(max(id), 0) FROM traces", [], |r| {
-                    r.get::<_, i64>(0)
-                })? >> BUCKET_SHIFT
-            } else {
-                0
-            };
-            for bucket in (0..=newest_bucket).rev() {
-                if step == Step::Buckets {
-                    args[0] = SqlValue::Integer(bucket);
-                }
-                let mut rows = stmt.query(params_from_iter(args.iter()))?;
-                while let Some(row) = rows.next()? {
-                    let (id, summary) = summary_from_row(row)?;
-                    if step != Step::Limit && !seen.insert(id) {
-                        continue;
-                    }
-                    out.push(summary);
-                    // A bucket is read whole: its traces are then ordered
-                    // by start below.
-                    if step != Step::Buckets && out.len() == query.limit {
-                        break;
+            match &step {
+                Step::Limit => {
+                    let mut rows = stmt.query(params_from_iter(args.iter()))?;
+                    while let Some(row) = rows.next()? {
+                        out.push(summary_from_row(row)?.1);
                     }
                 }
-                if out.len() >= query.limit {
-                    break;
+                Step::Buckets(hashes) => {
+                    let newest: i64 =
+                        conn.query_row("SELECT coalesce(max(id), 0) FROM traces", [], |r| {
+                            r.get(0)
+                        })?;
+                    let mut set = conn.prepare_cached(
+                        "SELECT b0, b1, b2, b3 FROM trace_sets WHERE bucket = ?1 AND hash = ?2",
+                    )?;
+                    let mut ids = String::new();
+                    for bucket in (0..=newest >> BUCKET_SHIFT).rev() {
+                        let mut words = [u64::MAX; 4];
+                        for &hash in hashes {
+                            let found = set
+                                .query_row(params![bucket, hash], |r| {
+                                    Ok([
+                                        r.get::<_, i64>(0)? as u64,
+                                        r.get::<_, i64>(1)? as u64,
+                                        r.get::<_, i64>(2)? as u64,
+                                        r.get::<_, i64>(3)? as u64,
+                                    ])
+                                })
+                                .optional()?
+                                .unwrap_or_default();
+                            for (w, f) in words.iter_mut().zip(found) {
+                                *w &= f;
+                            }
+                            if words == [0; 4] {
+                                break;
+                            }
+                        }
+                        if words == [0; 4] {
+                            continue;
+                        }
+                        ids.clear();
+                        ids.push('[');
+                        for (w, word) in words.iter().enumerate() {
+                            let mut bits = *word;
+                            while bits != 0 {
+                                let bit = bits.trailing_zeros() as i64;
+                                bits &= bits - 1;
+                                if ids.len() > 1 {
+                                    ids.push(',');
+                                }
+                                let id = (bucket << BUCKET_SHIFT) + w as i64 * 64 + bit;
+                                ids.push_str(&id.to_string());
+                            }
+                        }
+                        ids.push(']');
+                        args[0] = SqlValue::Text(ids.clone());
+                        let mut rows = stmt.query(params_from_iter(args.iter()))?;
+                        while let Some(row) = rows.next()? {
+                            out.push(summary_from_row(row)?.1);
+                        }
+                        // A bucket is read whole, then ordered by start.
+                        if out.len() >= query.limit {
+                            break;
+                        }
+                    }
                 }
             }
             if step != Step::Limit {

@@ -9,6 +9,7 @@ use rusqlite::{params, TransactionBehavior};
 
 use super::model::ns_to_sql;
 use super::query::page_counts;
+use super::schema::BUCKET_SHIFT;
 use super::{Store, StoreError};
 use crate::trace::clock::unix_nanos;
 
@@ -276,12 +277,45 @@ impl Store {
             "DELETE FROM events WHERE trace IN (SELECT value FROM json_each(?1))",
             "DELETE FROM links WHERE trace IN (SELECT value FROM json_each(?1))",
             "DELETE FROM spans WHERE trace IN (SELECT value FROM json_each(?1))",
-            "DELETE FROM trace_operations WHERE trace IN (SELECT value FROM json_each(?1))",
-            "DELETE FROM trace_attributes WHERE bucket IN (SELECT DISTINCT value >> 8 FROM \
-             json_each(?1)) AND trace IN (SELECT value FROM json_each(?1))",
             "DELETE FROM traces WHERE id IN (SELECT value FROM json_each(?1))",
         ] {
             tx.prepare_cached(sql)?.execute([&list])?;
+        }
+        // Take the deleted traces out of the trace sets; drop the rows of
+        // buckets left empty.
+        let mut buckets: std::collections::BTreeMap<i64, [u64; 4]> = Default::default();
+        for &id in ids {
+            let slot = (id & ((1 << BUCKET_SHIFT) - 1)) as usize;
+            buckets.entry(id >> BUCKET_SHIFT).or_default()[slot / 64] |= 1 << (slot % 64);
+        }
+        for (bucket, mask) in buckets {
+            let left: i64 = tx
+                .prepare_cached("SELECT count(*) FROM traces WHERE id >= ?1 AND id < ?2")?
+                .query_row(
+                    params![bucket << BUCKET_SHIFT, (bucket + 1) << BUCKET_SHIFT],
+                    |r| r.get(0),
+                )?;
+            if left == 0 {
+                tx.prepare_cached("DELETE FROM trace_sets WHERE bucket = ?1")?
+                    .execute([bucket])?;
+            } else {
+                tx.prepare_cached(
+                    "UPDATE trace_sets SET b0 = b0 & ~?2, b1 = b1 & ~?3, b2 = b2 & ~?4, \
+                     b3 = b3 & ~?5 WHERE bucket = ?1",
+                )?
+                .execute(params![
+                    bucket,
+                    mask[0] as i64,
+                    mask[1] as i64,
+                    mask[2] as i64,
+                    mask[3] as i64
+                ])?;
+                tx.prepare_cached(
+                    "DELETE FROM trace_sets WHERE bucket = ?1 AND b0 = 0 AND b1 = 0 \
+                     AND b2 = 0 AND b3 = 0",
+                )?
+                .execute([bucket])?;
+            }
         }
         tx.commit()?;
         report.traces_deleted += traces.max(0) as u64;

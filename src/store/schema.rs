@@ -84,29 +84,23 @@ const MIGRATIONS: &[&str] = &[
         dropped_attributes  INTEGER NOT NULL,
         PRIMARY KEY (trace, span_id, seq)
     ) WITHOUT ROWID;
-    -- One row per (trace, service, span name): finds traces by service or
-    -- operation, newest first, without reading spans.
-    CREATE TABLE trace_operations (
-        trace            INTEGER NOT NULL,
-        service          TEXT NOT NULL,
-        name             TEXT NOT NULL,
-        start_ns         INTEGER NOT NULL,      -- earliest such span
-        max_duration_ns  INTEGER NOT NULL,      -- longest such span
-        PRIMARY KEY (trace, service, name)
-    ) WITHOUT ROWID;
-    CREATE INDEX trace_operations_by_service ON trace_operations (service, start_ns);
-    CREATE INDEX trace_operations_by_name
-        ON trace_operations (service, name, start_ns, max_duration_ns);
-    -- One row per (trace, hash of key=value) over scalar span attributes,
-    -- grouped in buckets of 256 consecutive traces (bucket = trace >> 8):
-    -- inserts touch only the newest bucket's few pages instead of random
-    -- pages all over a hash-ordered index, and a search seeks once per
-    -- bucket, newest first.
-    CREATE TABLE trace_attributes (
-        bucket INTEGER NOT NULL,
-        hash   INTEGER NOT NULL,
-        trace  INTEGER NOT NULL,
-        PRIMARY KEY (bucket, hash, trace)
+    -- Trace search. Traces are grouped in buckets of 256 consecutive ids
+    -- (bucket = traces.id >> 8, so in order of arrival). For each bucket and
+    -- each key -- a service that took part, a (service, span name), or a
+    -- key=value over scalar span attributes, hashed with a tag per kind --
+    -- a 256-bit set of the bucket's traces that have it (b0 holds traces 0..63
+    -- of the bucket, b1 64..127, ...). A batch updates one row per distinct
+    -- key instead of one per trace and span, new rows land in the newest
+    -- bucket's few pages, and a search ANDs the sets of its conditions bucket
+    -- by bucket, newest first.
+    CREATE TABLE trace_sets (
+        bucket  INTEGER NOT NULL,
+        hash    INTEGER NOT NULL,
+        b0      INTEGER NOT NULL,
+        b1      INTEGER NOT NULL,
+        b2      INTEGER NOT NULL,
+        b3      INTEGER NOT NULL,
+        PRIMARY KEY (bucket, hash)
     ) WITHOUT ROWID;
     -- Every (service, span name, kind) ever seen.
     CREATE TABLE operations (
