@@ -33,11 +33,7 @@ impl Checkpointer {
                     return;
                 };
                 let mut last = Instant::now() - EVERY;
-                loop {
-                    match nudged.recv() {
-                        Ok(()) => {}
-                        Err(_) => break,
-                    }
+                while let Ok(()) = nudged.recv() {
                     // Let a few commits gather, but stop promptly on close.
                     let wait = EVERY.saturating_sub(last.elapsed());
                     if !wait.is_zero() {
