@@ -682,3 +682,118 @@ fn links_keep_their_context() {
     assert_eq!(link.span_context.trace_flags(), linked.trace_flags());
     assert_eq!(link.span_context.trace_state().get("vendor"), Some("v1"));
 }
+
+#[test]
+fn search_spans_many_buckets_and_batches() {
+    // 700 traces (three buckets of 256), each arriving over two batches:
+    // the root first, then its child, so sets and summaries are updated
+    // across batches.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let (svc, exp) = service("many");
+    let tracer = svc.tracer("t");
+    let mut roots = Vec::new();
+    let mut children = Vec::new();
+    for i in 0..700u64 {
+        let root = tracer
+            .span(if i % 7 == 0 {
+                "GET /rare"
+            } else {
+                "GET /common"
+            })
+            .start_time(at(i))
+            .attribute("n", i as i64)
+            .attribute("mod10", (i % 10) as i64)
+            .start();
+        let child = tracer
+            .span("db")
+            .parent(root.context())
+            .start_time(at(i))
+            .attribute("mod3", (i % 3) as i64)
+            .start();
+        child.end_with_timestamp(at(i) + Duration::from_millis(i % 50));
+        root.end_with_timestamp(at(i) + Duration::from_millis(60));
+        let mut spans = exp.take();
+        children.push(spans.remove(0));
+        roots.push(spans.remove(0));
+    }
+    for chunk in roots.chunks(100) {
+        store.ingest(chunk).unwrap();
+    }
+    for chunk in children.chunks(100) {
+        store.ingest(chunk).unwrap();
+    }
+    let n_of = |q: TraceQuery| -> Vec<i64> {
+        store
+            .find_traces(&q)
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let spans = store.trace(t.trace_id).unwrap();
+                assert_eq!(spans.len(), 2, "both batches counted");
+                assert_eq!(t.span_count, 2);
+                spans
+                    .iter()
+                    .find_map(|s| s.attribute("n").and_then(|v| v.as_i64()))
+                    .unwrap()
+            })
+            .collect()
+    };
+    // Conditions from both batches (mod10 on the root, mod3 on the child).
+    let expected: Vec<i64> = (0..700)
+        .rev()
+        .filter(|i| i % 10 == 4 && i % 3 == 1)
+        .collect();
+    assert_eq!(
+        n_of(
+            TraceQuery::new()
+                .attribute("mod10", "4")
+                .attribute("mod3", "1")
+                .limit(1000)
+        ),
+        expected
+    );
+    // A limit met in the newest bucket, newest first.
+    assert_eq!(
+        n_of(TraceQuery::new().attribute("mod10", "4").limit(3)),
+        [694, 684, 674]
+    );
+    // Rare operation across all buckets, with the operation's own duration.
+    let expected: Vec<i64> = (0..700).rev().filter(|i| i % 7 == 0).take(500).collect();
+    assert_eq!(
+        n_of(
+            TraceQuery::new()
+                .service("many")
+                .operation("GET /rare")
+                .limit(500)
+        ),
+        expected
+    );
+    let expected: Vec<i64> = (0..700).rev().filter(|i| i % 50 >= 45).take(5).collect();
+    assert_eq!(
+        n_of(
+            TraceQuery::new()
+                .service("many")
+                .operation("db")
+                .min_duration(Duration::from_millis(45))
+                .limit(5)
+        ),
+        expected
+    );
+    // One trace by a unique attribute, in the oldest bucket.
+    assert_eq!(n_of(TraceQuery::new().attribute("n", "3")), [3]);
+    assert!(n_of(TraceQuery::new().attribute("n", "700")).is_empty());
+
+    // Retention of the oldest 300 traces leaves the sets exact.
+    store
+        .apply_retention(&RetentionPolicy::new().max_spans(800).compact(false))
+        .unwrap();
+    assert_eq!(store.stats().unwrap().traces, 400);
+    assert!(n_of(TraceQuery::new().attribute("n", "3")).is_empty());
+    assert_eq!(n_of(TraceQuery::new().attribute("n", "300")), [300]);
+    let expected: Vec<i64> = (300..700).rev().filter(|i| i % 10 == 4).collect();
+    assert_eq!(
+        n_of(TraceQuery::new().attribute("mod10", "4").limit(1000)),
+        expected
+    );
+}

@@ -449,6 +449,14 @@ impl Writer {
                     words[3] as i64,
                 ])?;
             }
+            let new_traces = updates
+                .iter()
+                .filter(|u| u.existing.is_none() && u.count > 0)
+                .count();
+            tx.prepare_cached(
+                "UPDATE totals SET traces = traces + ?1, spans = spans + ?2 WHERE id = 1",
+            )?
+            .execute(params![new_traces as i64, report.stored as i64])?;
             if !new_operations.is_empty() {
                 let mut insert_operation = tx.prepare_cached(
                     "INSERT OR IGNORE INTO operations (service, name, kind) VALUES (?1, ?2, ?3)",

@@ -15,6 +15,52 @@ use crate::trace::clock::unix_nanos;
 use crate::trace::trace_state::TraceState;
 use crate::trace::{Event, KeyValue, Link, SpanContext, SpanId, Status, TraceFlags, TraceId};
 
+/// Every fixed statement the readers run, in one place so that the query
+/// plan test checks exactly these.
+pub(crate) mod sql {
+    pub(crate) const NEWEST_TRACE: &str = "SELECT coalesce(max(id), 0) FROM traces";
+    pub(crate) const TRACE_SET: &str =
+        "SELECT b0, b1, b2, b3 FROM trace_sets WHERE bucket = ?1 AND hash = ?2";
+    pub(crate) const SUMMARY: &str = "SELECT id, trace_id, root_span_id, root_service, \
+        root_name, start_ns, end_ns, span_count, error_count, services FROM traces t \
+        WHERE trace_id = ?1";
+    pub(crate) const SERVICES: &str = "SELECT DISTINCT service FROM operations ORDER BY service";
+    pub(crate) const OPERATIONS: &str =
+        "SELECT service, name, kind FROM operations ORDER BY service, name, kind";
+    pub(crate) const OPERATIONS_OF: &str = "SELECT service, name, kind FROM operations \
+        WHERE service = ?1 ORDER BY service, name, kind";
+    pub(crate) const TOTALS: &str = "SELECT traces, spans FROM totals WHERE id = 1";
+    pub(crate) const TRACE_ROW: &str = "SELECT id FROM traces WHERE trace_id = ?1";
+    pub(crate) const SPANS: &str = "SELECT span_id, span_id, parent_id, parent_remote, flags, \
+        trace_state, service, name, kind, start_ns, end_ns, status_code, status_message, \
+        attributes, dropped_attributes, dropped_events, dropped_links, resource, scope \
+        FROM spans WHERE trace = ?1";
+    pub(crate) const EVENTS: &str = "SELECT span_id, time_ns, name, attributes, \
+        dropped_attributes FROM events WHERE trace = ?1 ORDER BY span_id, seq";
+    pub(crate) const LINKS: &str = "SELECT span_id, linked_trace_id, linked_span_id, flags, \
+        trace_state, attributes, dropped_attributes FROM links WHERE trace = ?1 \
+        ORDER BY span_id, seq";
+    pub(crate) const RESOURCE: &str = "SELECT attributes FROM resources WHERE id = ?1";
+    pub(crate) const SCOPE: &str = "SELECT name, version FROM scopes WHERE id = ?1";
+    /// All of the above, for the plan test.
+    #[cfg(test)]
+    pub(crate) const ALL: &[&str] = &[
+        NEWEST_TRACE,
+        TRACE_SET,
+        SUMMARY,
+        SERVICES,
+        OPERATIONS,
+        OPERATIONS_OF,
+        TOTALS,
+        TRACE_ROW,
+        SPANS,
+        EVENTS,
+        LINKS,
+        RESOURCE,
+        SCOPE,
+    ];
+}
+
 /// The largest `limit` a trace search accepts.
 pub const MAX_LIMIT: usize = 10_000;
 
@@ -309,13 +355,10 @@ impl Store {
                     }
                 }
                 Step::Buckets(hashes) => {
-                    let newest: i64 =
-                        conn.query_row("SELECT coalesce(max(id), 0) FROM traces", [], |r| {
-                            r.get(0)
-                        })?;
-                    let mut set = conn.prepare_cached(
-                        "SELECT b0, b1, b2, b3 FROM trace_sets WHERE bucket = ?1 AND hash = ?2",
-                    )?;
+                    let newest: i64 = conn
+                        .prepare_cached(sql::NEWEST_TRACE)?
+                        .query_row([], |r| r.get(0))?;
+                    let mut set = conn.prepare_cached(sql::TRACE_SET)?;
                     let mut ids = String::new();
                     for bucket in (0..=newest >> BUCKET_SHIFT).rev() {
                         let mut words = [u64::MAX; 4];
@@ -380,10 +423,7 @@ impl Store {
     pub fn trace_summary(&self, trace_id: TraceId) -> Result<Option<TraceSummary>, StoreError> {
         self.with_reader(|conn| {
             Ok(conn
-                .prepare_cached(
-                    "SELECT id, trace_id, root_span_id, root_service, root_name, start_ns, \
-                     end_ns, span_count, error_count, services FROM traces t WHERE trace_id = ?1",
-                )?
+                .prepare_cached(sql::SUMMARY)?
                 .query_row([&trace_id.to_bytes()[..]], summary_from_row)
                 .optional()?
                 .map(|(_, s)| s))
@@ -399,8 +439,7 @@ impl Store {
     /// The services seen, sorted.
     pub fn services(&self) -> Result<Vec<String>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT DISTINCT service FROM operations ORDER BY service")?;
+            let mut stmt = conn.prepare_cached(sql::SERVICES)?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
         })
@@ -409,11 +448,12 @@ impl Store {
     /// The span names seen with their kinds, for one service or all, sorted.
     pub fn operations(&self, service: Option<&str>) -> Result<Vec<Operation>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT service, name, kind FROM operations \
-                 WHERE ?1 IS NULL OR service = ?1 ORDER BY service, name, kind",
-            )?;
-            let rows = stmt.query_map([service], |r| {
+            let mut stmt = match service {
+                Some(_) => conn.prepare_cached(sql::OPERATIONS_OF)?,
+                None => conn.prepare_cached(sql::OPERATIONS)?,
+            };
+            let args = service.into_iter().collect::<Vec<_>>();
+            let rows = stmt.query_map(params_from_iter(args), |r| {
                 Ok(Operation {
                     service: r.get(0)?,
                     name: r.get(1)?,
@@ -432,11 +472,9 @@ impl Store {
             std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
         };
         self.with_reader(|conn| {
-            let (traces, spans): (i64, i64) = conn.query_row(
-                "SELECT count(*), coalesce(sum(span_count), 0) FROM traces",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (traces, spans): (i64, i64) = conn
+                .prepare_cached(sql::TOTALS)?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let (pages, free, page_size) = page_counts(conn)?;
             Ok(StoreStats {
                 traces: traces.max(0) as u64,
@@ -464,18 +502,13 @@ pub(crate) fn page_counts(conn: &Connection) -> rusqlite::Result<(u64, u64, u64)
 
 fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, StoreError> {
     let Some(trace): Option<i64> = conn
-        .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?
+        .prepare_cached(sql::TRACE_ROW)?
         .query_row([&trace_id.to_bytes()[..]], |r| r.get(0))
         .optional()?
     else {
         return Ok(Vec::new());
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT span_id, span_id, parent_id, parent_remote, flags, trace_state, service, name, kind, \
-         start_ns, end_ns, status_code, status_message, attributes, dropped_attributes, \
-         dropped_events, dropped_links, resource, scope FROM spans WHERE trace = ?1 \
-         ORDER BY start_ns, span_id",
-    )?;
+    let mut stmt = conn.prepare_cached(sql::SPANS)?;
     let mut rows = stmt.query([trace])?;
     let mut spans = Vec::new();
     let mut row_ids: HashMap<i64, usize> = HashMap::new();
@@ -515,10 +548,7 @@ fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, S
     }
     drop(rows);
 
-    let mut events = conn.prepare_cached(
-        "SELECT span_id, time_ns, name, attributes, dropped_attributes FROM events \
-         WHERE trace = ?1 ORDER BY span_id, seq",
-    )?;
+    let mut events = conn.prepare_cached(sql::EVENTS)?;
     let mut rows = events.query([trace])?;
     while let Some(r) = rows.next()? {
         let Some(&i) = row_ids.get(&r.get::<_, i64>(0)?) else {
@@ -534,10 +564,7 @@ fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, S
     }
     drop(rows);
 
-    let mut links = conn.prepare_cached(
-        "SELECT span_id, linked_trace_id, linked_span_id, flags, trace_state, attributes, \
-         dropped_attributes FROM links WHERE trace = ?1 ORDER BY span_id, seq",
-    )?;
+    let mut links = conn.prepare_cached(sql::LINKS)?;
     let mut rows = links.query([trace])?;
     while let Some(r) = rows.next()? {
         let Some(&i) = row_ids.get(&r.get::<_, i64>(0)?) else {
@@ -568,7 +595,7 @@ fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, S
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(slot) => {
                 let json: Option<String> = conn
-                    .prepare_cached("SELECT attributes FROM resources WHERE id = ?1")?
+                    .prepare_cached(sql::RESOURCE)?
                     .query_row(params![resource], |r| r.get(0))
                     .optional()?;
                 slot.insert(json.map(|j| parse_attributes(&j)).unwrap_or_default())
@@ -579,7 +606,7 @@ fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, S
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(slot) => {
                 let row = conn
-                    .prepare_cached("SELECT name, version FROM scopes WHERE id = ?1")?
+                    .prepare_cached(sql::SCOPE)?
                     .query_row(params![scope], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
                 slot.insert(row.unwrap_or_default())
@@ -588,5 +615,85 @@ fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, S
         spans[i].scope_name = name.clone();
         spans[i].scope_version = version.clone();
     }
+    // Ordered here rather than in SQL: the key's range needs no sort step.
+    spans.sort_by_key(|s| (s.start_unix_nanos, s.span_id.to_u64()));
     Ok(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan of `sql`, one line per step.
+    fn plan(conn: &Connection, sql: &str, args: &[SqlValue]) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let n = stmt.parameter_count();
+        let args: Vec<SqlValue> = (0..n)
+            .map(|i| args.get(i).cloned().unwrap_or(SqlValue::Integer(1)))
+            .collect();
+        stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+    }
+
+    /// A step that reads a whole table or index rather than seeking.
+    fn full_scan(sql: &str, step: &str) -> bool {
+        // `json_each` is the parameter list, not a table.
+        step.starts_with("SCAN") && !step.contains("json_each") && !step.contains("CONSTANT ROW")
+            // Reading the newest traces in index order, stopped by LIMIT.
+            && !step.contains("USING INDEX traces_by_start")
+            // Listing all operations or services: the operations table is
+            // that list (one row per name).
+            && !(step.starts_with("SCAN operations") && !sql.contains("WHERE"))
+    }
+
+    #[test]
+    fn every_query_seeks_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("plans.db")).unwrap();
+        let now = SystemTime::now();
+        let queries = [
+            TraceQuery::new(),
+            TraceQuery::new()
+                .start_time(now)
+                .end_time(now)
+                .errors_only()
+                .min_duration(Duration::from_millis(1)),
+            TraceQuery::new().service("a"),
+            TraceQuery::new()
+                .service("a")
+                .operation("b")
+                .min_duration(Duration::from_millis(1))
+                .max_duration(Duration::from_millis(5)),
+            TraceQuery::new().attribute("k", "v").attribute("k2", "v2"),
+        ];
+        store
+            .with_reader(|conn| {
+                let mut checked = Vec::new();
+                for q in &queries {
+                    let p = q.plan().unwrap();
+                    let mut args = p.args.clone();
+                    if !args.is_empty() && args[0] == SqlValue::Null {
+                        args[0] = SqlValue::Text("[1,2,3]".into());
+                    }
+                    checked.push((p.sql.clone(), plan(conn, &p.sql, &args)));
+                }
+                for s in sql::ALL {
+                    checked.push((s.to_string(), plan(conn, s, &[])));
+                }
+                for (sql, steps) in checked {
+                    assert!(!steps.is_empty(), "{sql}");
+                    for step in &steps {
+                        assert!(
+                            !full_scan(&sql, step),
+                            "{sql}\n  scans: {step}\n  plan: {steps:?}"
+                        );
+                        assert!(!step.contains("TEMP B-TREE"), "{sql}\n  sorts: {steps:?}");
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
 }

@@ -281,6 +281,10 @@ impl Store {
         ] {
             tx.prepare_cached(sql)?.execute([&list])?;
         }
+        tx.prepare_cached(
+            "UPDATE totals SET traces = traces - ?1, spans = spans - ?2 WHERE id = 1",
+        )?
+        .execute(params![traces, spans])?;
         // Take the deleted traces out of the trace sets; drop the rows of
         // buckets left empty.
         let mut buckets: std::collections::BTreeMap<i64, [u64; 4]> = Default::default();

@@ -102,6 +102,13 @@ const MIGRATIONS: &[&str] = &[
         b3      INTEGER NOT NULL,
         PRIMARY KEY (bucket, hash)
     ) WITHOUT ROWID;
+    -- Running totals, so counting never scans.
+    CREATE TABLE totals (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        traces  INTEGER NOT NULL,
+        spans   INTEGER NOT NULL
+    );
+    INSERT INTO totals (id, traces, spans) VALUES (1, 0, 0);
     -- Every (service, span name, kind) ever seen.
     CREATE TABLE operations (
         service  TEXT NOT NULL,
