@@ -53,6 +53,8 @@
 
 mod diagnostics;
 pub mod export;
+#[cfg(feature = "tower")]
+pub mod http;
 pub mod propagation;
 pub mod render;
 #[cfg(feature = "sqlite")]

@@ -1,0 +1,128 @@
+//! OpenTelemetry HTTP semantic conventions (stable): attribute names and the
+//! values derived from requests and responses.
+
+use http::{HeaderMap, Method, Uri, Version};
+
+use crate::trace::{KeyValue, Span, Value};
+
+/// The method as the conventions want it: the nine standard methods as
+/// they are, anything else `_OTHER` (with the original kept separately).
+pub(crate) fn method(method: &Method) -> (&'static str, Option<String>) {
+    let known = match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => return ("_OTHER", Some(method.as_str().to_string())),
+    };
+    (known, None)
+}
+
+/// `network.protocol.version`.
+pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
+    Some(match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// Host and port the request was sent to: the URI's authority, else the
+/// `Host` header. The port is the explicit one, else the scheme's default.
+pub(crate) fn server_address(uri: &Uri, headers: &HeaderMap) -> Option<(String, Option<u16>)> {
+    let default_port = match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    };
+    if let Some(authority) = uri.authority() {
+        return Some((
+            authority.host().to_string(),
+            authority.port_u16().or(default_port),
+        ));
+    }
+    let host = headers.get(http::header::HOST)?.to_str().ok()?;
+    let authority: http::uri::Authority = host.parse().ok()?;
+    Some((authority.host().to_string(), authority.port_u16()))
+}
+
+/// The request URL without credentials, for `url.full`.
+pub(crate) fn full_url(uri: &Uri) -> String {
+    match uri.authority() {
+        Some(authority) => {
+            let scheme = uri.scheme_str().unwrap_or("http");
+            // Drop `user:password@`.
+            let host_port = authority
+                .as_str()
+                .rsplit_once('@')
+                .map_or(authority.as_str(), |(_, hp)| hp);
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            format!("{scheme}://{host_port}{path}")
+        }
+        None => uri.to_string(),
+    }
+}
+
+/// Records the allowed headers as `http.{request|response}.header.<name>`
+/// string arrays.
+pub(crate) fn record_headers(span: &Span, prefix: &str, allowed: &[String], headers: &HeaderMap) {
+    for name in allowed {
+        let values: Vec<String> = headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        if !values.is_empty() {
+            span.set_attribute(format!("{prefix}.{name}"), Value::from(values));
+        }
+    }
+}
+
+/// The attributes of a request common to servers and clients.
+pub(crate) fn request_method_attributes(method_: &Method, out: &mut Vec<KeyValue>) {
+    let (method, original) = method(method_);
+    out.push(KeyValue::new("http.request.method", method));
+    if let Some(original) = original {
+        out.push(KeyValue::new("http.request.method_original", original));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_versions_addresses_urls() {
+        assert_eq!(method(&Method::GET), ("GET", None));
+        let custom = Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(method(&custom), ("_OTHER", Some("PURGE".into())));
+        assert_eq!(protocol_version(Version::HTTP_11), Some("1.1"));
+        assert_eq!(protocol_version(Version::HTTP_2), Some("2"));
+
+        let mut h = HeaderMap::new();
+        h.insert("host", "api.example.com:8443".parse().unwrap());
+        let origin_form: Uri = "/users?id=1".parse().unwrap();
+        assert_eq!(
+            server_address(&origin_form, &h),
+            Some(("api.example.com".into(), Some(8443)))
+        );
+        let absolute: Uri = "https://user:pw@example.com/a?b=c".parse().unwrap();
+        assert_eq!(
+            server_address(&absolute, &HeaderMap::new()),
+            Some(("example.com".into(), Some(443)))
+        );
+        assert_eq!(full_url(&absolute), "https://example.com/a?b=c");
+        let plain: Uri = "http://127.0.0.1:3000".parse().unwrap();
+        assert_eq!(full_url(&plain), "http://127.0.0.1:3000/");
+        h.insert("host", "bad host".parse().unwrap());
+        assert_eq!(server_address(&origin_form, &h), None);
+    }
+}

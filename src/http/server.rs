@@ -1,0 +1,445 @@
+//! The server layer: a SERVER span per request, child of the caller's
+//! context, current while the handler runs, ended when the response body
+//! ends.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context as TaskContext, Poll};
+
+use http::request::Parts;
+use http::{HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use super::body::TracedBody;
+use super::semconv;
+use crate::propagation::{extract_from_headers, TextMapPropagator};
+use crate::trace::{KeyValue, Span, SpanKind, Status, Tracer};
+
+type NameFn = dyn Fn(&Parts, Option<&str>) -> String + Send + Sync;
+type FilterFn = dyn Fn(&Parts) -> bool + Send + Sync;
+type RouteFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
+
+/// The address of the client a request came from. Insert it into the
+/// request's extensions (before the layer sees the request) to have
+/// `client.address` and `client.port` recorded; with the `axum` feature,
+/// axum's `ConnectInfo<SocketAddr>` is read too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub SocketAddr);
+
+#[derive(Clone)]
+struct ServerConfig {
+    tracer: Tracer,
+    propagator: Option<Arc<dyn TextMapPropagator>>,
+    name: Option<Arc<NameFn>>,
+    filter: Option<Arc<FilterFn>>,
+    route: Option<Arc<RouteFn>>,
+    request_headers: Vec<String>,
+    response_headers: Vec<String>,
+    record_query: bool,
+    trace_response: bool,
+    scheme: &'static str,
+}
+
+/// A Tower layer that traces every request a server handles.
+///
+/// For each request it extracts the caller's context (`traceparent`,
+/// `tracestate`, `baggage`; an invalid header starts a new trace, never an
+/// error response), starts a SERVER span named `{method} {route}` (or
+/// `{method}` when no route template is known) with the stable HTTP server
+/// attributes, makes it the current context while the inner service runs,
+/// and ends it when the response body has been sent, dropped or failed.
+/// 5xx responses and inner-service errors set status Error; 4xx leave it
+/// Unset (the server did its job).
+///
+/// ```
+/// use tower::{service_fn, Layer, ServiceExt};
+/// use tracelite::http::TraceLayer;
+/// use tracelite::{InMemoryExporter, SimpleSpanProcessor, TracerProvider};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let spans = InMemoryExporter::default();
+/// let provider = TracerProvider::builder()
+///     .with_processor(SimpleSpanProcessor::new(spans.clone()))
+///     .build();
+///
+/// let app = service_fn(|_req: http::Request<String>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hi")))
+/// });
+/// let app = TraceLayer::server(provider.tracer("api"))
+///     .with_route(|_| Some("/hello/{name}".into()))
+///     .layer(app);
+///
+/// let request = http::Request::get("/hello/world").body(String::new()).unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// drop(response); // the span ends with the body
+/// assert_eq!(spans.finished_spans()[0].name, "GET /hello/{name}");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ServerLayer {
+    config: Arc<ServerConfig>,
+}
+
+/// Entry points: [`TraceLayer::server`] and [`TraceLayer::client`].
+#[derive(Debug, Clone, Copy)]
+pub struct TraceLayer;
+
+impl TraceLayer {
+    /// A layer for servers, recording with `tracer`.
+    pub fn server(tracer: Tracer) -> ServerLayer {
+        ServerLayer {
+            config: Arc::new(ServerConfig {
+                tracer,
+                propagator: None,
+                name: None,
+                filter: None,
+                route: None,
+                request_headers: Vec::new(),
+                response_headers: Vec::new(),
+                record_query: false,
+                trace_response: false,
+                scheme: "http",
+            }),
+        }
+    }
+
+    /// A layer for HTTP clients, recording with `tracer`.
+    pub fn client(tracer: Tracer) -> super::ClientLayer {
+        super::ClientLayer::new(tracer)
+    }
+}
+
+impl ServerLayer {
+    fn config(&mut self) -> &mut ServerConfig {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Names spans with `f(request, route)` instead of `{method} {route}`.
+    pub fn with_span_name(
+        mut self,
+        f: impl Fn(&Parts, Option<&str>) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.config().name = Some(Arc::new(f));
+        self
+    }
+
+    /// Traces only the requests for which `f` returns true (skip health
+    /// checks with `|req| req.uri.path() != "/health"`). Skipped requests
+    /// still pass through, untouched.
+    pub fn with_filter(mut self, f: impl Fn(&Parts) -> bool + Send + Sync + 'static) -> Self {
+        self.config().filter = Some(Arc::new(f));
+        self
+    }
+
+    /// Finds the route template (`/users/{id}`) with `f`. With the `axum`
+    /// feature, axum's `MatchedPath` is used when `f` is not set or returns
+    /// `None`.
+    pub fn with_route(
+        mut self,
+        f: impl Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.config().route = Some(Arc::new(f));
+        self
+    }
+
+    /// Records these request headers as `http.request.header.<name>`
+    /// (none by default: headers often carry secrets).
+    pub fn with_request_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config().request_headers = lowercase(names);
+        self
+    }
+
+    /// Records these response headers as `http.response.header.<name>`.
+    pub fn with_response_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config().response_headers = lowercase(names);
+        self
+    }
+
+    /// Records the query string as `url.query` (off by default: queries may
+    /// carry tokens).
+    pub fn with_query(mut self, record: bool) -> Self {
+        self.config().record_query = record;
+        self
+    }
+
+    /// Adds a `traceresponse` header (`00-{trace id}-{span id}-{flags}`)
+    /// to responses, so clients can find the trace (off by default).
+    pub fn with_trace_response_header(mut self, add: bool) -> Self {
+        self.config().trace_response = add;
+        self
+    }
+
+    /// The `url.scheme` to record (`http` by default; say `https` behind
+    /// TLS).
+    pub fn with_scheme(mut self, scheme: &'static str) -> Self {
+        self.config().scheme = scheme;
+        self
+    }
+
+    /// Extracts with this propagator instead of the global one.
+    pub fn with_propagator(mut self, propagator: impl TextMapPropagator) -> Self {
+        self.config().propagator = Some(Arc::new(propagator));
+        self
+    }
+}
+
+fn lowercase<I, S>(names: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    names
+        .into_iter()
+        .map(|n| n.as_ref().to_ascii_lowercase())
+        .collect()
+}
+
+impl<S> Layer<S> for ServerLayer {
+    type Service = TraceService<S>;
+
+    fn layer(&self, inner: S) -> TraceService<S> {
+        TraceService {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service made by [`ServerLayer`].
+#[derive(Clone)]
+pub struct TraceService<S> {
+    inner: S,
+    config: Arc<ServerConfig>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: std::fmt::Display,
+{
+    type Response = Response<TracedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let config = &self.config;
+        let (parts, body) = request.into_parts();
+        if config.filter.as_ref().is_some_and(|f| !f(&parts)) {
+            return ResponseFuture {
+                inner: self.inner.call(Request::from_parts(parts, body)),
+                span: None,
+                config: None,
+            };
+        }
+        let parent = match &config.propagator {
+            Some(p) => p.extract(&parts.headers),
+            None => extract_from_headers(&parts.headers),
+        };
+        let route = config
+            .route
+            .as_ref()
+            .and_then(|f| f(&parts))
+            .or_else(|| framework_route(&parts));
+        let (method, _) = semconv::method(&parts.method);
+        let name = match (&config.name, &route) {
+            (Some(f), _) => f(&parts, route.as_deref()),
+            (None, Some(route)) => format!("{method} {route}"),
+            (None, None) => method.to_string(),
+        };
+        let span = config
+            .tracer
+            .span(name)
+            .kind(SpanKind::Server)
+            .parent(parent)
+            .start();
+        if span.is_recording() {
+            span.set_attributes(request_attributes(config, &parts, route));
+            semconv::record_headers(
+                &span,
+                "http.request.header",
+                &config.request_headers,
+                &parts.headers,
+            );
+        }
+        let inner = {
+            let _active = span.enter();
+            self.inner.call(Request::from_parts(parts, body))
+        };
+        ResponseFuture {
+            inner,
+            span: Some(span),
+            config: Some(self.config.clone()),
+        }
+    }
+}
+
+fn request_attributes(
+    config: &ServerConfig,
+    parts: &Parts,
+    route: Option<String>,
+) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(12);
+    semconv::request_method_attributes(&parts.method, &mut attrs);
+    attrs.push(KeyValue::new("url.path", parts.uri.path().to_string()));
+    attrs.push(KeyValue::new(
+        "url.scheme",
+        parts.uri.scheme_str().map_or(
+            config.scheme,
+            |s| {
+                if s == "https" {
+                    "https"
+                } else {
+                    "http"
+                }
+            },
+        ),
+    ));
+    if config.record_query {
+        if let Some(q) = parts.uri.query() {
+            attrs.push(KeyValue::new("url.query", q.to_string()));
+        }
+    }
+    if let Some(route) = route {
+        attrs.push(KeyValue::new("http.route", route));
+    }
+    if let Some((host, port)) = semconv::server_address(&parts.uri, &parts.headers) {
+        attrs.push(KeyValue::new("server.address", host));
+        if let Some(port) = port {
+            attrs.push(KeyValue::new("server.port", i64::from(port)));
+        }
+    }
+    if let Some(peer) = client_address(parts) {
+        attrs.push(KeyValue::new("client.address", peer.ip().to_string()));
+        attrs.push(KeyValue::new("client.port", i64::from(peer.port())));
+    }
+    if let Some(v) = semconv::protocol_version(parts.version) {
+        attrs.push(KeyValue::new("network.protocol.version", v));
+    }
+    if let Some(ua) = parts.headers.get(http::header::USER_AGENT) {
+        attrs.push(KeyValue::new(
+            "user_agent.original",
+            String::from_utf8_lossy(ua.as_bytes()).into_owned(),
+        ));
+    }
+    attrs
+}
+
+fn client_address(parts: &Parts) -> Option<SocketAddr> {
+    if let Some(ClientAddress(addr)) = parts.extensions.get::<ClientAddress>() {
+        return Some(*addr);
+    }
+    #[cfg(feature = "axum")]
+    if let Some(info) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
+        return Some(info.0);
+    }
+    None
+}
+
+#[cfg(feature = "axum")]
+fn framework_route(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+}
+
+#[cfg(not(feature = "axum"))]
+fn framework_route(_parts: &Parts) -> Option<String> {
+    None
+}
+
+pin_project! {
+    /// The future of a [`TraceService`] call: the span is current on every
+    /// poll; when the response head is ready, the status is recorded and
+    /// the span moves into the body.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        span: Option<Span>,
+        config: Option<Arc<ServerConfig>>,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    E: std::fmt::Display,
+{
+    type Output = Result<Response<TracedBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _active = this.span.as_ref().map(Span::enter);
+            ready!(this.inner.poll(cx))
+        };
+        let span = this.span.take();
+        match result {
+            Ok(mut response) => {
+                if let (Some(span), Some(config)) = (&span, this.config.as_ref()) {
+                    let status = response.status();
+                    span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+                    if status.is_server_error() {
+                        span.set_attribute("error.type", status.as_str().to_string());
+                        span.set_status(Status::error(format!("HTTP {status}")));
+                    }
+                    semconv::record_headers(
+                        span,
+                        "http.response.header",
+                        &config.response_headers,
+                        response.headers(),
+                    );
+                    if config.trace_response {
+                        let sc = span.span_context();
+                        let value = format!(
+                            "00-{}-{}-{:02x}",
+                            sc.trace_id(),
+                            sc.span_id(),
+                            sc.trace_flags().bits() & 0x03
+                        );
+                        if let Ok(value) = HeaderValue::from_str(&value) {
+                            response.headers_mut().insert("traceresponse", value);
+                        }
+                    }
+                }
+                Poll::Ready(Ok(response.map(|body| TracedBody::new(body, span))))
+            }
+            Err(error) => {
+                if let Some(span) = span {
+                    span.set_attribute("error.type", short_type_name::<E>());
+                    span.add_event(
+                        "exception",
+                        [KeyValue::new("exception.message", error.to_string())],
+                    );
+                    span.set_status(Status::error(error.to_string()));
+                    span.end();
+                }
+                Poll::Ready(Err(error))
+            }
+        }
+    }
+}
+
+/// The error type's name, for `error.type`.
+pub(crate) fn short_type_name<E>() -> &'static str {
+    std::any::type_name::<E>()
+}
