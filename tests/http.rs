@@ -292,3 +292,238 @@ fn futures_stream(
         Some((Ok(Frame::data(Bytes::from(i.to_string()))), i + 1))
     })
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_and_error_types() {
+    let (_p, tracer, exported) = service("svc");
+    let handler = tower::service_fn(|req: Request<Incoming>| async move {
+        match req.uri().path() {
+            "/fail" => Ok(Response::builder()
+                .status(503)
+                .body(Full::new(Bytes::from("down")))
+                .unwrap()),
+            "/missing" => Ok(Response::builder()
+                .status(404)
+                .body(Full::default())
+                .unwrap()),
+            "/error" => Err(std::io::Error::other("handler blew up")),
+            _ => Ok(Response::new(Full::<Bytes>::default())),
+        }
+    });
+    let addr = serve(TraceLayer::server(tracer.clone()).layer(handler)).await;
+
+    let (status, _) = get(addr, "/fail", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let s = spans(&exported, 1).await.remove(0);
+    assert!(s.status.is_error());
+    assert_eq!(attr(&s, "error.type").as_deref(), Some("503"));
+    assert_eq!(
+        attr(&s, "http.response.status_code").as_deref(),
+        Some("503")
+    );
+
+    exported.reset();
+    let (status, _) = get(addr, "/missing", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let s = spans(&exported, 1).await.remove(0);
+    assert_eq!(s.status, Status::Unset, "4xx is the client's problem");
+    assert_eq!(attr(&s, "error.type"), None);
+
+    // The inner service fails: hyper drops the connection, the span says why.
+    exported.reset();
+    let req = Request::get(format!("http://{addr}/error"))
+        .body(Full::default())
+        .unwrap();
+    assert!(plain_client().request(req).await.is_err());
+    let s = spans(&exported, 1).await.remove(0);
+    assert!(s.status.is_error());
+    assert_eq!(
+        attr(&s, "error.type").as_deref(),
+        Some("std::io::error::Error")
+    );
+    assert!(s.events.iter().any(|e| e.name == "exception"));
+
+    // Client side: 4xx and 5xx are errors for the caller; so is a refused
+    // connection.
+    exported.reset();
+    let client = traced_client(tracer.clone());
+    for (path, code) in [("/missing", "404"), ("/fail", "503")] {
+        let req = Request::get(format!("http://{addr}{path}"))
+            .body(Full::default())
+            .unwrap();
+        let resp = client.clone().oneshot(req).await.unwrap();
+        resp.into_body().collect().await.unwrap();
+        let all = spans(&exported, 2).await;
+        let c = all.iter().find(|s| s.kind == SpanKind::Client).unwrap();
+        assert!(c.status.is_error(), "{path}");
+        assert_eq!(attr(c, "error.type").as_deref(), Some(code));
+        exported.reset();
+    }
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let req = Request::get(format!("http://{closed}/"))
+        .body(Full::default())
+        .unwrap();
+    assert!(client.oneshot(req).await.is_err());
+    let c = spans(&exported, 1).await.remove(0);
+    assert_eq!(c.kind, SpanKind::Client);
+    assert!(c.status.is_error());
+    assert!(attr(&c, "error.type").unwrap().contains("Error"));
+    assert_eq!(attr(&c, "http.response.status_code"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_never_share_context() {
+    let (_p, tracer, exported) = service("svc");
+    let handler_tracer = tracer.clone();
+    let handler = tower::service_fn(move |_req: Request<Incoming>| {
+        let tracer = handler_tracer.clone();
+        async move {
+            // Yield and sleep so requests interleave on the worker threads.
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let work = tracer.start("work");
+            tokio::task::yield_now().await;
+            drop(work);
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+        }
+    });
+    let addr = serve(TraceLayer::server(tracer).layer(handler)).await;
+
+    const N: u128 = 200;
+    let mut tasks = Vec::new();
+    for i in 1..=N {
+        tasks.push(tokio::spawn(async move {
+            let tp = format!("00-{i:032x}-{:016x}-01", 0xabc0_0000 + i as u64);
+            let (status, _) = get(addr, "/", &[("traceparent", &tp)]).await;
+            assert_eq!(status, StatusCode::OK);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = spans(&exported, 2 * N as usize).await;
+    assert_eq!(all.len(), 2 * N as usize);
+    for server in all.iter().filter(|s| s.kind == SpanKind::Server) {
+        let trace = server.span_context.trace_id().to_u128();
+        assert!((1..=N).contains(&trace));
+        assert_eq!(server.parent_span_id.to_u64(), 0xabc0_0000 + trace as u64);
+        let works: Vec<_> = all
+            .iter()
+            .filter(|s| {
+                s.name == "work" && s.span_context.trace_id() == server.span_context.trace_id()
+            })
+            .collect();
+        assert_eq!(works.len(), 1, "trace {trace:x}");
+        assert_eq!(works[0].parent_span_id, server.span_context.span_id());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_headers_query_and_trace_response() {
+    let (_p, tracer, exported) = service("svc");
+    let handler = tower::service_fn(|_req: Request<Incoming>| async {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .header("x-cache", "hit")
+                .body(Full::<Bytes>::default())
+                .unwrap(),
+        )
+    });
+    let layer = TraceLayer::server(tracer)
+        .with_filter(|req| req.uri.path() != "/health")
+        .with_request_headers(["X-Request-Id"])
+        .with_response_headers(["x-cache"])
+        .with_query(true)
+        .with_trace_response_header(true)
+        .with_span_name(|req, _| format!("custom {}", req.uri.path()));
+    let addr = serve(layer.layer(handler)).await;
+
+    let (status, _) = get(addr, "/health", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert!(
+        exported.finished_spans().is_empty(),
+        "health checks are skipped"
+    );
+
+    let req = Request::get(format!("http://{addr}/items?page=2"))
+        .header("x-request-id", "r-1")
+        .header("authorization", "Bearer secret")
+        .body(Full::default())
+        .unwrap();
+    let resp = plain_client().request(req).await.unwrap();
+    let traceresponse = resp.headers()["traceresponse"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    resp.into_body().collect().await.unwrap();
+    let s = spans(&exported, 1).await.remove(0);
+    assert_eq!(s.name, "custom /items");
+    assert_eq!(attr(&s, "url.query").as_deref(), Some("page=2"));
+    assert_eq!(
+        attr(&s, "http.request.header.x-request-id").as_deref(),
+        Some(r#"["r-1"]"#)
+    );
+    assert_eq!(
+        attr(&s, "http.response.header.x-cache").as_deref(),
+        Some(r#"["hit"]"#)
+    );
+    assert!(s
+        .attributes
+        .iter()
+        .all(|kv| !kv.key.as_str().contains("authorization")));
+    assert_eq!(
+        traceresponse,
+        format!(
+            "00-{}-{}-{:02x}",
+            s.span_context.trace_id(),
+            s.span_context.span_id(),
+            s.span_context.trace_flags().bits()
+        )
+    );
+}
+
+#[cfg(feature = "axum")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_routes_name_spans() {
+    use axum::routing::get as route_get;
+    let (_p, tracer, exported) = service("axum");
+    let handler_tracer = tracer.clone();
+    let app = axum::Router::new()
+        .route(
+            "/users/{id}",
+            route_get(move || {
+                let tracer = handler_tracer.clone();
+                async move {
+                    let _child = tracer.start("query");
+                    "user"
+                }
+            }),
+        )
+        .layer(TraceLayer::server(tracer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    let (status, body) = get(addr, "/users/42", &[]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "user"));
+    let all = spans(&exported, 2).await;
+    let server = named(&all, "GET /users/{id}");
+    assert_eq!(attr(server, "http.route").as_deref(), Some("/users/{id}"));
+    assert_eq!(attr(server, "client.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        named(&all, "query").parent_span_id,
+        server.span_context.span_id()
+    );
+    let (status, _) = get(addr, "/nope", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
