@@ -122,7 +122,9 @@ pub(crate) fn format_traceparent(span: &SpanContext) -> String {
         *byte = HEX[((id >> (60 - 4 * i)) & 0xf) as usize];
     }
     out[52] = b'-';
-    let flags = span.trace_flags().bits();
+    // Version 00 defines sampled and random; the others are reserved and
+    // "vendors MUST set those to zero" when they send a traceparent.
+    let flags = span.trace_flags().bits() & 0x03;
     out[53] = HEX[usize::from(flags >> 4)];
     out[54] = HEX[usize::from(flags & 0xf)];
     // Only ASCII was written.
@@ -487,8 +489,8 @@ mod tests {
         let mut out = std::collections::HashMap::new();
         TraceContextPropagator.inject_context(&Context::from_span_context(span), &mut out);
         assert_eq!(
-            out["traceparent"],
-            "00-00000000000000000000000000000abc-0000000000000def-83"
+            out["traceparent"], "00-00000000000000000000000000000abc-0000000000000def-03",
+            "reserved flags are sent as zero"
         );
         assert_eq!(out["tracestate"], "rojo=1,congo=2");
         // Nothing to inject for an invalid context.
