@@ -151,7 +151,7 @@ where
             .parent(Context::current())
             .start();
         if span.is_recording() {
-            let mut attrs = Vec::with_capacity(6);
+            let mut attrs = Vec::with_capacity(9);
             semconv::request_method_attributes(request.method(), &mut attrs);
             attrs.push(KeyValue::new("url.full", semconv::full_url(request.uri())));
             if let Some((host, port)) = semconv::server_address(request.uri(), request.headers()) {
@@ -160,7 +160,7 @@ where
                     attrs.push(KeyValue::new("server.port", i64::from(port)));
                 }
             }
-            span.set_attributes(attrs);
+            span.set_distinct_attributes(attrs);
             semconv::record_headers(
                 &span,
                 "http.request.header",

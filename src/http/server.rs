@@ -257,10 +257,10 @@ where
             .and_then(|f| f(&parts))
             .or_else(|| framework_route(&parts));
         let (method, _) = semconv::method(&parts.method);
-        let name = match (&config.name, &route) {
-            (Some(f), _) => f(&parts, route.as_deref()),
-            (None, Some(route)) => format!("{method} {route}"),
-            (None, None) => method.to_string(),
+        let name: std::borrow::Cow<'static, str> = match (&config.name, &route) {
+            (Some(f), _) => f(&parts, route.as_deref()).into(),
+            (None, Some(route)) => format!("{method} {route}").into(),
+            (None, None) => method.into(),
         };
         let span = config
             .tracer
@@ -269,7 +269,7 @@ where
             .parent(parent)
             .start();
         if span.is_recording() {
-            span.set_attributes(request_attributes(config, &parts, route));
+            span.set_distinct_attributes(request_attributes(config, &parts, route));
             semconv::record_headers(
                 &span,
                 "http.request.header",
@@ -294,7 +294,8 @@ fn request_attributes(
     parts: &Parts,
     route: Option<String>,
 ) -> Vec<KeyValue> {
-    let mut attrs = Vec::with_capacity(12);
+    // Room for the response attributes added later (status, error.type).
+    let mut attrs = Vec::with_capacity(15);
     semconv::request_method_attributes(&parts.method, &mut attrs);
     attrs.push(KeyValue::new("url.path", parts.uri.path().to_string()));
     attrs.push(KeyValue::new(

@@ -120,6 +120,9 @@ impl Recording {
             || !from_sampler.is_empty()
             || attributes.len() > limits.max_attributes as usize;
         if needs_checks {
+            self.attributes.reserve(
+                (attributes.len() + from_sampler.len()).min(limits.max_attributes as usize),
+            );
             for kv in attributes.into_iter().chain(from_sampler) {
                 self.push_attribute(kv.key, kv.value);
             }
@@ -334,6 +337,34 @@ impl Span {
             for kv in attributes {
                 let kv = kv.into();
                 r.push_attribute(kv.key, kv.value);
+            }
+        });
+    }
+
+    /// Sets attributes whose keys are known to be distinct and not yet set
+    /// (instrumentation's own, fixed sets): on a span with no attributes
+    /// yet, within the limits, the vector is taken as it is, with no
+    /// duplicate checks; otherwise as [`set_attributes`](Self::set_attributes).
+    pub(crate) fn set_distinct_attributes(&self, attributes: Vec<KeyValue>) {
+        self.with_record(|r| {
+            let limits = *r.limits();
+            if r.attributes.is_empty()
+                && limits.max_attribute_value_length.is_none()
+                && attributes.len() <= limits.max_attributes as usize
+            {
+                debug_assert!(
+                    attributes
+                        .iter()
+                        .enumerate()
+                        .all(|(i, a)| attributes[..i].iter().all(|b| b.key != a.key)),
+                    "set_distinct_attributes got a repeated key"
+                );
+                r.attributes = attributes;
+            } else {
+                r.attributes.reserve(attributes.len());
+                for kv in attributes {
+                    r.push_attribute(kv.key, kv.value);
+                }
             }
         });
     }
