@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 mod diagnostics;
 pub mod export;
 #[cfg(feature = "tower")]
