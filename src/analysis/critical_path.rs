@@ -57,7 +57,7 @@ impl CriticalPath {
                 None => by_span.push((s.span_id, s.duration())),
             }
         }
-        by_span.sort_by(|a, b| b.1.cmp(&a.1));
+        by_span.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
         by_span
     }
 }

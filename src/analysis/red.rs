@@ -127,8 +127,8 @@ pub fn red_metrics(spans: &[SpanInfo], options: &RedOptions) -> RedMetrics {
             let acc = groups.entry(key).or_default();
             acc.0.push(s.duration());
             acc.1 += u64::from(s.is_error);
-            if options.bucket > 0 {
-                let b = options.from + (s.start - options.from) / options.bucket * options.bucket;
+            if let Some(n) = (s.start - options.from).checked_div(options.bucket) {
+                let b = options.from + n * options.bucket;
                 let bucket = acc.2.entry(b).or_default();
                 bucket.0.push(s.duration());
                 bucket.1 += u64::from(s.is_error);
