@@ -3,8 +3,12 @@
 
 mod duration;
 mod escape;
+mod tables;
 mod waterfall;
 
 pub use duration::format_duration;
 pub use escape::neutralize;
-pub use waterfall::{render_waterfall, WaterfallOptions, WaterfallSpan};
+pub use tables::{render_red_table, render_service_map};
+pub use waterfall::{
+    render_waterfall, render_waterfall_with_path, WaterfallOptions, WaterfallSpan,
+};

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use super::{format_duration, neutralize};
+use crate::analysis::CriticalPath;
 use crate::trace::SpanId;
 
 /// One span as the waterfall needs it. Built from a
@@ -82,6 +83,46 @@ const RED: &str = "31";
 ///                   api ›   db  ✗  50.0ms          █████████\n");
 /// ```
 pub fn render_waterfall(spans: &[WaterfallSpan<'_>], options: &WaterfallOptions) -> String {
+    render(spans, options, None)
+}
+
+/// Like [`render_waterfall`], with the critical path drawn in: the parts of
+/// each bar that lie on the path are solid (`█`), the rest light (`░`), so
+/// the chain that decided the trace's latency reads top to bottom.
+///
+/// ```
+/// use tracelite::analysis::{critical_path, SpanInfo};
+/// use tracelite::render::{render_waterfall_with_path, WaterfallOptions, WaterfallSpan};
+/// use tracelite::{SpanId, SpanKind, TraceId};
+///
+/// let ws = |id: u64, parent: u64, name: &'static str, start: u64, end: u64| WaterfallSpan {
+///     span_id: SpanId::from_u64(id), parent_span_id: SpanId::from_u64(parent),
+///     service: "api", name, start_unix_nanos: start, end_unix_nanos: end, is_error: false };
+/// let spans = [ws(1, 0, "GET /", 0, 100), ws(2, 1, "cache", 0, 20), ws(3, 1, "db", 10, 100)];
+/// let infos: Vec<SpanInfo> = spans.iter().map(|s| SpanInfo::new(TraceId::from_u128(1),
+///     s.span_id, s.parent_span_id, s.service, s.name, SpanKind::Internal,
+///     s.start_unix_nanos, s.end_unix_nanos)).collect();
+/// let path = critical_path(&infos).unwrap();
+/// let text = render_waterfall_with_path(&spans, &WaterfallOptions { width: 40, color: false }, &path);
+/// // db ended last, so it is on the path; cache overlaps it, so it is not;
+/// // the root's own time is before db started.
+/// assert_eq!(text, "api › GET /       100ns  ██░░░░░░░░░░░░░\n\
+///                   api ›   cache      20ns  ░░░\n\
+///                   api ›   db         90ns   ██████████████\n");
+/// ```
+pub fn render_waterfall_with_path(
+    spans: &[WaterfallSpan<'_>],
+    options: &WaterfallOptions,
+    path: &CriticalPath,
+) -> String {
+    render(spans, options, Some(path))
+}
+
+fn render(
+    spans: &[WaterfallSpan<'_>],
+    options: &WaterfallOptions,
+    path: Option<&CriticalPath>,
+) -> String {
     if spans.is_empty() {
         return String::new();
     }
@@ -172,7 +213,25 @@ pub fn render_waterfall(spans: &[WaterfallSpan<'_>], options: &WaterfallOptions)
         if options.color {
             let _ = write!(out, "\x1b[{bar_color}m");
         }
-        out.extend(std::iter::repeat_n('█', len));
+        match path {
+            None => out.extend(std::iter::repeat_n('█', len)),
+            Some(path) => {
+                // A cell is solid when a path segment of this span overlaps it.
+                let cell_time = |c: usize| -> (u64, u64) {
+                    let from = t0 + (c as u128 * total / width) as u64;
+                    let to = t0 + ((c as u128 + 1) * total).div_ceil(width) as u64;
+                    (from, to)
+                };
+                for c in first..first + len {
+                    let (from, to) = cell_time(c);
+                    let on_path = path
+                        .segments
+                        .iter()
+                        .any(|seg| seg.span_id == span.span_id && seg.start < to && seg.end > from);
+                    out.push(if on_path { '█' } else { '░' });
+                }
+            }
+        }
         if options.color {
             out.push_str("\x1b[0m");
         }
