@@ -40,6 +40,13 @@ pub(crate) mod sql {
     pub(crate) const LINKS: &str = "SELECT span_id, linked_trace_id, linked_span_id, flags, \
         trace_state, attributes, dropped_attributes FROM links WHERE trace = ?1 \
         ORDER BY span_id, seq";
+    pub(crate) const WINDOW_SPANS: &str = "SELECT t.trace_id, s.span_id, s.parent_id, \
+        s.service, s.name, s.kind, s.start_ns, s.end_ns, s.status_code FROM traces t \
+        JOIN spans s ON s.trace = t.id WHERE t.start_ns >= ?1 AND t.start_ns < ?2";
+    pub(crate) const TRACE_PREFIX: &str =
+        "SELECT trace_id FROM traces WHERE trace_id BETWEEN ?1 AND ?2 LIMIT ?3";
+    pub(crate) const TIME_RANGE: &str =
+        "SELECT (SELECT min(start_ns) FROM traces), (SELECT max(start_ns) FROM traces)";
     pub(crate) const RESOURCE: &str = "SELECT attributes FROM resources WHERE id = ?1";
     pub(crate) const SCOPE: &str = "SELECT name, version FROM scopes WHERE id = ?1";
     /// All of the above, for the plan test.
@@ -58,6 +65,9 @@ pub(crate) mod sql {
         LINKS,
         RESOURCE,
         SCOPE,
+        WINDOW_SPANS,
+        TRACE_PREFIX,
+        TIME_RANGE,
     ];
 }
 
@@ -464,6 +474,80 @@ impl Store {
         })
     }
 
+    /// The spans of the traces that started in `[from, to)`, as analysis
+    /// needs them (no attributes or events), for RED metrics and the service
+    /// map.
+    #[cfg(feature = "sqlite")]
+    pub fn spans_between(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<crate::analysis::SpanInfo>, StoreError> {
+        let (from, to) = (ns_to_sql(unix_nanos(from)), ns_to_sql(unix_nanos(to)));
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(sql::WINDOW_SPANS)?;
+            let rows = stmt.query_map([from, to], |r| {
+                let trace: Vec<u8> = r.get(0)?;
+                Ok(crate::analysis::SpanInfo {
+                    trace_id: trace_id_from_blob(&trace),
+                    span_id: SpanId::from_u64(r.get::<_, i64>(1)? as u64),
+                    parent_span_id: SpanId::from_u64(r.get::<_, i64>(2)? as u64),
+                    service: r.get(3)?,
+                    name: r.get(4)?,
+                    kind: kind_from_code(r.get(5)?),
+                    start: ns_from_sql(r.get(6)?),
+                    end: ns_from_sql(r.get(7)?),
+                    is_error: r.get::<_, i64>(8)? == 2,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// The stored traces whose id starts with `hex_prefix` (lowercase or
+    /// uppercase hex, 1 to 32 digits), at most `limit`.
+    pub fn trace_ids_with_prefix(
+        &self,
+        hex_prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<TraceId>, StoreError> {
+        let prefix = hex_prefix.trim().to_ascii_lowercase();
+        if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::InvalidQuery(format!(
+                "{hex_prefix:?} is not a trace id or a prefix of one (1 to 32 hex digits)"
+            )));
+        }
+        let bound = |fill: char| -> Vec<u8> {
+            let mut full = prefix.clone();
+            full.extend(std::iter::repeat_n(fill, 32 - prefix.len()));
+            TraceId::from_hex(&full)
+                .map(|t| t.to_bytes().to_vec())
+                .unwrap_or_default()
+        };
+        let (low, high) = (bound('0'), bound('f'));
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(sql::TRACE_PREFIX)?;
+            let rows = stmt.query_map(params![low, high, limit as i64], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(trace_id_from_blob(&row?));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The earliest and latest trace start stored, ns since the Unix epoch.
+    pub fn time_range(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        self.with_reader(|conn| {
+            let (min, max): (Option<i64>, Option<i64>) = conn
+                .prepare_cached(sql::TIME_RANGE)?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(min.zip(max).map(|(a, b)| (ns_from_sql(a), ns_from_sql(b))))
+        })
+    }
+
     /// How many traces and spans are stored and how big the file is.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
         let wal_bytes = {
@@ -642,8 +726,8 @@ mod tests {
         if !step.starts_with("SCAN") {
             return false;
         }
-        // `json_each` is the parameter list, not a table.
-        let parameters = step.contains("json_each");
+        // `json_each` is the parameter list and a constant row no table.
+        let parameters = step.contains("json_each") || step.contains("CONSTANT ROW");
         // Reading the newest traces in index order, stopped by LIMIT.
         let newest = step.contains("USING INDEX traces_by_start");
         // Listing all operations or services: the operations table is that
