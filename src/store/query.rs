@@ -512,7 +512,8 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<TraceId>, StoreError> {
         let prefix = hex_prefix.trim().to_ascii_lowercase();
-        if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return Err(StoreError::InvalidQuery(format!(
                 "{hex_prefix:?} is not a trace id or a prefix of one (1 to 32 hex digits)"
             )));
@@ -527,9 +528,8 @@ impl Store {
         let (low, high) = (bound('0'), bound('f'));
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(sql::TRACE_PREFIX)?;
-            let rows = stmt.query_map(params![low, high, limit as i64], |r| {
-                r.get::<_, Vec<u8>>(0)
-            })?;
+            let rows =
+                stmt.query_map(params![low, high, limit as i64], |r| r.get::<_, Vec<u8>>(0))?;
             let mut out = Vec::new();
             for row in rows {
                 out.push(trace_id_from_blob(&row?));
