@@ -119,7 +119,7 @@ async fn database(
     // Usually 2-8 ms; one query in twenty takes 40-120 ms (a slow tail).
     let ms = if r % 20 == 0 { 40 + r % 80 } else { 2 + r % 7 };
     tokio::time::sleep(Duration::from_millis(ms)).await;
-    if r % 50 == 7 {
+    if r % 40 == 7 {
         query.set_status(Status::error("deadlock detected"));
         return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "deadlock detected"));
     }
@@ -151,7 +151,7 @@ async fn user_svc(
             ));
         }
     }
-    if r % 40 == 3 {
+    if r % 25 == 3 {
         // A flaky dependency inside user-svc.
         let span = tracer.start("enrich profile");
         span.set_status(Status::error("profile service timed out"));
