@@ -34,14 +34,26 @@ fn the_demo_fills_the_database_and_the_commands_read_it() {
     let out = tracelite(&db, &["demo", "--requests", "150", "--no-serve"]);
     assert!(out.status.success(), "demo failed: {}", stderr(&out));
     let report = stdout(&out);
-    for part in ["critical path", "service map", "RED metrics", "gateway  ──→ user-svc", "Try next"] {
-        assert!(report.contains(part), "the report lacks {part:?}:\n{report}");
+    for part in [
+        "critical path",
+        "service map",
+        "RED metrics",
+        "gateway  ──→ user-svc",
+        "Try next",
+    ] {
+        assert!(
+            report.contains(part),
+            "the report lacks {part:?}:\n{report}"
+        );
     }
 
     // The database: three services, the expected edges, errors, and every
     // span's parent in its trace.
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.services().unwrap(), ["database", "gateway", "user-svc"]);
+    assert_eq!(
+        store.services().unwrap(),
+        ["database", "gateway", "user-svc"]
+    );
     let traces = store.find_traces(&TraceQuery::new().limit(10_000)).unwrap();
     assert_eq!(traces.len(), 150, "one trace per request");
     let mut edges = HashSet::new();
@@ -51,9 +63,9 @@ fn the_demo_fills_the_database_and_the_commands_read_it() {
         let by_id: HashMap<_, _> = spans.iter().map(|s| (s.span_id, s)).collect();
         for s in &spans {
             if s.parent_span_id.is_valid() {
-                let parent = by_id
-                    .get(&s.parent_span_id)
-                    .unwrap_or_else(|| panic!("span {} of trace {} has no parent", s.name, t.trace_id));
+                let parent = by_id.get(&s.parent_span_id).unwrap_or_else(|| {
+                    panic!("span {} of trace {} has no parent", s.name, t.trace_id)
+                });
                 if parent.service != s.service {
                     edges.insert((parent.service.clone(), s.service.clone()));
                 }
@@ -92,17 +104,34 @@ fn the_demo_fills_the_database_and_the_commands_read_it() {
     assert!(stdout(&out).contains("user-svc ──→ database"));
     let out = tracelite(&db, &["metrics", "--service", "gateway"]);
     let text = stdout(&out);
-    assert!(text.contains("gateway") && !text.contains("database"), "{text}");
+    assert!(
+        text.contains("gateway") && !text.contains("database"),
+        "{text}"
+    );
     let out = tracelite(&db, &["stats", "--json"]);
     let stats: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(stats["traces"], 150);
-    let out = tracelite(&db, &["traces", "--service", "database", "--min-duration", "40ms", "--json"]);
+    let out = tracelite(
+        &db,
+        &[
+            "traces",
+            "--service",
+            "database",
+            "--min-duration",
+            "40ms",
+            "--json",
+        ],
+    );
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     for t in json["traces"].as_array().unwrap() {
         assert!(t["duration_ns"].as_u64().unwrap() >= 40_000_000);
     }
     let out = tracelite(&db, &["prune", "--older-than", "1h"]);
-    assert!(stdout(&out).contains("deleted 0 traces"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("deleted 0 traces"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -114,7 +143,10 @@ fn bad_input_is_one_clear_line() {
     let err = stderr(&out);
     assert!(err.starts_with("tracelite: no database at"), "{err}");
     assert_eq!(err.lines().count(), 1);
-    assert!(!missing.exists(), "reading commands must not create a database");
+    assert!(
+        !missing.exists(),
+        "reading commands must not create a database"
+    );
 
     let db = dir.path().join("t.db");
     drop(Store::open(&db).unwrap());

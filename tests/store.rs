@@ -797,3 +797,120 @@ fn search_spans_many_buckets_and_batches() {
         expected
     );
 }
+
+#[test]
+fn red_rollups_match_exact_metrics() {
+    use tracelite::analysis::{red_metrics, RedOptions, RELATIVE_ERROR};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let (svc, exp) = service("api");
+    let tracer = svc.tracer("t");
+    let base = SystemTime::now() - Duration::from_secs(600);
+    let mut x: u64 = 88172645463325252;
+    for i in 0..3000u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let start = base + Duration::from_millis(i * 100);
+        let ms = 1 + x % 50 + if x % 25 == 0 { 400 } else { 0 };
+        let span = tracer
+            .span(if i % 3 == 0 { "GET /a" } else { "GET /b" })
+            .kind(SpanKind::Server)
+            .start_time(start)
+            .start();
+        if x % 17 == 0 {
+            span.set_status(Status::error("x"));
+        }
+        span.end_with_timestamp(start + Duration::from_millis(ms));
+    }
+    let spans = exp.take();
+    // In several batches, one of them twice: rollups count each span once.
+    for chunk in spans.chunks(700) {
+        store.ingest(chunk).unwrap();
+    }
+    store.ingest(&spans[..700]).unwrap();
+
+    let (from, to) = (
+        base - Duration::from_secs(60),
+        SystemTime::now() + Duration::from_secs(60),
+    );
+    let rolled = store
+        .red_metrics(
+            from,
+            to,
+            &[SpanKind::Server],
+            Some(Duration::from_secs(120)),
+        )
+        .unwrap();
+    let infos: Vec<_> = spans
+        .iter()
+        .map(|s| {
+            tracelite::analysis::SpanInfo::new(
+                s.span_context.trace_id(),
+                s.span_context.span_id(),
+                s.parent_span_id,
+                "api",
+                s.name.to_string(),
+                s.kind,
+                tracelite::trace::clock::unix_nanos(s.start_time),
+                tracelite::trace::clock::unix_nanos(s.end_time),
+            )
+            .with_error(s.status.is_error())
+        })
+        .collect();
+    let exact = red_metrics(&infos, &RedOptions::new(0, u64::MAX));
+    for (r, e) in rolled
+        .services
+        .iter()
+        .chain(&rolled.operations)
+        .zip(exact.services.iter().chain(&exact.operations))
+    {
+        assert_eq!((&r.service, &r.operation), (&e.service, &e.operation));
+        assert_eq!((r.count, r.errors), (e.count, e.errors));
+        assert_eq!(r.durations.max, e.durations.max);
+        for (a, b) in [
+            (r.durations.p50, e.durations.p50),
+            (r.durations.p90, e.durations.p90),
+            (r.durations.p95, e.durations.p95),
+            (r.durations.p99, e.durations.p99),
+        ] {
+            assert!(
+                (a as f64 / b as f64 - 1.0).abs() <= RELATIVE_ERROR + 1e-9,
+                "{a} vs {b}"
+            );
+        }
+    }
+    let series = &rolled.services[0].series;
+    assert!(series.len() >= 3);
+    assert_eq!(series.iter().map(|b| b.count).sum::<u64>(), 3000);
+    // Other kinds are not counted unless asked.
+    assert!(store
+        .red_metrics(from, to, &[SpanKind::Client], None)
+        .unwrap()
+        .services
+        .is_empty());
+    assert!(store.red_metrics(to, from, &[], None).is_err());
+}
+
+#[test]
+fn a_version_1_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    {
+        let store = open(&dir);
+        ten_traces(&store);
+    }
+    // Make it look like a file from before the rollups.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE red_minutes; PRAGMA user_version = 1;")
+        .unwrap();
+    drop(conn);
+    let store = open(&dir);
+    assert_eq!(store.stats().unwrap().spans, 20, "nothing lost");
+    ten_traces(&store);
+    let now = SystemTime::now();
+    let red = store
+        .red_metrics(UNIX_EPOCH, now + Duration::from_secs(60), &[], None)
+        .unwrap();
+    assert_eq!(red.services[0].count, 20, "new spans are rolled up");
+}

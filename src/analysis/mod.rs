@@ -25,11 +25,13 @@ mod critical_path;
 mod percentiles;
 mod red;
 mod service_map;
+mod sketch;
 
 pub use critical_path::{critical_path, CriticalPath, Segment};
 pub use percentiles::{percentile, Percentiles};
 pub use red::{red_metrics, RedBucket, RedMetrics, RedOptions, RedRow};
 pub use service_map::{service_map, ServiceEdge, ServiceMap, ServiceNode};
+pub use sketch::{DurationSketch, RELATIVE_ERROR};
 
 use crate::trace::{SpanId, SpanKind, TraceId};
 

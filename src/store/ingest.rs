@@ -13,9 +13,13 @@ use super::encode::{
 use super::model::{kind_code, ns_to_sql};
 use super::schema::BUCKET_SHIFT;
 use super::StoreError;
+use crate::analysis::DurationSketch;
 use crate::trace::clock::unix_nanos;
 use crate::trace::tracer::Origin;
 use crate::trace::{SpanData, Status, TraceId};
+
+/// One minute in ns: the RED rollups' resolution.
+pub(crate) const MINUTE_NS: i64 = 60_000_000_000;
 
 /// What one call to [`Store::ingest`](super::Store::ingest) stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -209,6 +213,9 @@ impl Writer {
             }
         }
 
+        // (minute, service, name, kind) → (count, errors, durations).
+        let mut red_minutes: HashMap<(i64, Arc<str>, &str, i64), (u64, u64, DurationSketch)> =
+            HashMap::new();
         // Spans, events and links; fold the new spans into their trace.
         {
             let mut insert_span = tx.prepare_cached(
@@ -308,6 +315,18 @@ impl Writer {
                     if !update.services.iter().any(|s| **s == *origin.service) {
                         update.services.push(origin.service.clone());
                     }
+                    let minute = start / MINUTE_NS;
+                    let red = red_minutes
+                        .entry((
+                            minute,
+                            origin.service.clone(),
+                            &*span.name,
+                            kind_code(span.kind),
+                        ))
+                        .or_default();
+                    red.0 += 1;
+                    red.1 += u64::from(status_code == 2);
+                    red.2.add((end - start) as u64);
                     update.set_keys.insert(service_hash(&origin.service));
                     update
                         .set_keys
@@ -457,6 +476,44 @@ impl Writer {
                 "UPDATE totals SET traces = traces + ?1, spans = spans + ?2 WHERE id = 1",
             )?
             .execute(params![new_traces as i64, report.stored as i64])?;
+            if !red_minutes.is_empty() {
+                let mut read = tx.prepare_cached(
+                    "SELECT count, errors, sketch FROM red_minutes \
+                     WHERE minute = ?1 AND service = ?2 AND name = ?3 AND kind = ?4",
+                )?;
+                let mut write = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO red_minutes (minute, service, name, kind, count, \
+                     errors, sketch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for ((minute, service, name, kind), (count, errors, mut sketch)) in red_minutes {
+                    let before = read
+                        .query_row(params![minute, &*service, name, kind], |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, i64>(1)?,
+                                r.get::<_, Vec<u8>>(2)?,
+                            ))
+                        })
+                        .optional()?;
+                    let (mut total, mut failed) = (count as i64, errors as i64);
+                    if let Some((c, e, bytes)) = before {
+                        total += c;
+                        failed += e;
+                        if let Some(old) = DurationSketch::from_bytes(&bytes) {
+                            sketch.merge(&old);
+                        }
+                    }
+                    write.execute(params![
+                        minute,
+                        &*service,
+                        name,
+                        kind,
+                        total,
+                        failed,
+                        sketch.to_bytes()
+                    ])?;
+                }
+            }
             if !new_operations.is_empty() {
                 let mut insert_operation = tx.prepare_cached(
                     "INSERT OR IGNORE INTO operations (service, name, kind) VALUES (?1, ?2, ?3)",

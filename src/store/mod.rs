@@ -48,6 +48,7 @@ mod encode;
 mod error;
 mod exporter;
 mod ingest;
+mod metrics;
 mod model;
 mod query;
 mod retention;

@@ -47,6 +47,8 @@ pub(crate) mod sql {
         "SELECT trace_id FROM traces WHERE trace_id BETWEEN ?1 AND ?2 LIMIT ?3";
     pub(crate) const TIME_RANGE: &str =
         "SELECT (SELECT min(start_ns) FROM traces), (SELECT max(start_ns) FROM traces)";
+    pub(crate) const RED_MINUTES: &str = "SELECT minute, service, name, kind, count, errors, \
+        sketch FROM red_minutes WHERE minute BETWEEN ?1 AND ?2";
     pub(crate) const RESOURCE: &str = "SELECT attributes FROM resources WHERE id = ?1";
     pub(crate) const SCOPE: &str = "SELECT name, version FROM scopes WHERE id = ?1";
     /// All of the above, for the plan test.
@@ -68,6 +70,7 @@ pub(crate) mod sql {
         WINDOW_SPANS,
         TRACE_PREFIX,
         TIME_RANGE,
+        RED_MINUTES,
     ];
 }
 

@@ -133,6 +133,11 @@ impl Store {
                 .checked_sub(age)
                 .map(unix_nanos)
                 .unwrap_or(0);
+            // Metrics rollups older than the cutoff go too.
+            self.writer().connection().execute(
+                "DELETE FROM red_minutes WHERE minute < ?1",
+                [ns_to_sql(cutoff) / super::ingest::MINUTE_NS],
+            )?;
             loop {
                 let ids = self.oldest(policy.chunk, Some(ns_to_sql(cutoff)))?;
                 if ids.is_empty() {

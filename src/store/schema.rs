@@ -117,6 +117,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (service, name, kind)
     ) WITHOUT ROWID;
     ",
+    // 2: per-minute RED rollups, so metrics over a window read minutes, not spans.
+    "
+    CREATE TABLE red_minutes (
+        minute   INTEGER NOT NULL,      -- start_ns / 60e9
+        service  TEXT NOT NULL,
+        name     TEXT NOT NULL,
+        kind     INTEGER NOT NULL,
+        count    INTEGER NOT NULL,
+        errors   INTEGER NOT NULL,
+        sketch   BLOB NOT NULL,         -- analysis::DurationSketch::to_bytes
+        PRIMARY KEY (minute, service, name, kind)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// Traces per attribute bucket, as a shift: `bucket = trace id >> 8`.

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use tracelite::analysis::{critical_path, red_metrics, service_map, RedOptions, SpanInfo};
+use tracelite::analysis::{critical_path, service_map, SpanInfo};
 use tracelite::render::{
     format_duration, neutralize, render_red_table, render_service_map, render_waterfall,
     render_waterfall_with_path, WaterfallOptions, WaterfallSpan,
@@ -162,16 +162,20 @@ pub fn run(db: &Path, command: Command) -> Result<(), String> {
             all_kinds,
             json,
         } => {
-            let mut spans = window(&store, since)?;
+            let now = SystemTime::now();
+            let kinds: &[tracelite::SpanKind] = if all_kinds {
+                &[]
+            } else {
+                &[tracelite::SpanKind::Server, tracelite::SpanKind::Consumer]
+            };
+            let mut red = store
+                .red_metrics(now - since, now, kinds, None)
+                .map_err(|e| e.to_string())?;
             if let Some(s) = &service {
-                spans.retain(|x| &x.service == s);
+                red.services.retain(|r| &r.service == s);
+                red.operations.retain(|r| &r.service == s);
             }
-            let now = tracelite::trace::clock::unix_nanos(SystemTime::now());
-            let mut options = RedOptions::new(now.saturating_sub(since.as_nanos() as u64), now + 1);
-            if all_kinds {
-                options = options.all_kinds();
-            }
-            let red = red_metrics(&spans, &options);
+
             if json {
                 let row = |r: &tracelite::analysis::RedRow| {
                     json!({ "service": r.service, "operation": r.operation, "count": r.count,

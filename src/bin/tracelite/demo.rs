@@ -401,14 +401,15 @@ fn report(
     );
 
     println!("\n── RED metrics (requests handled, per service and operation) ──\n");
-    let now = tracelite::trace::clock::unix_nanos(to) + 1;
-    let from = tracelite::trace::clock::unix_nanos(since);
+    // Exact, over the run itself (`tracelite metrics` reads the per-minute
+    // rollups, so its rates are per minute of the window).
+    let window = RedOptions::new(
+        tracelite::trace::clock::unix_nanos(since),
+        tracelite::trace::clock::unix_nanos(to) + 1,
+    );
     print!(
         "{}",
-        render_red_table(
-            &red_metrics(&spans, &RedOptions::new(from, now)),
-            commands::color()
-        )
+        render_red_table(&red_metrics(&spans, &window), commands::color())
     );
 
     let db_arg = if db == Path::new("tracelite.db") {
