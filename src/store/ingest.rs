@@ -18,6 +18,11 @@ use crate::trace::clock::unix_nanos;
 use crate::trace::tracer::Origin;
 use crate::trace::{SpanData, Status, TraceId};
 
+/// A RED rollup row's key: (minute, service, span name, kind).
+type RedKey<'b> = (i64, Arc<str>, &'b str, i64);
+/// What a batch adds to a rollup row: (count, errors, durations).
+type RedAcc = (u64, u64, DurationSketch);
+
 /// One minute in ns: the RED rollups' resolution.
 pub(crate) const MINUTE_NS: i64 = 60_000_000_000;
 
@@ -214,8 +219,7 @@ impl Writer {
         }
 
         // (minute, service, name, kind) → (count, errors, durations).
-        let mut red_minutes: HashMap<(i64, Arc<str>, &str, i64), (u64, u64, DurationSketch)> =
-            HashMap::new();
+        let mut red_minutes: HashMap<RedKey<'_>, RedAcc> = HashMap::new();
         // Spans, events and links; fold the new spans into their trace.
         {
             let mut insert_span = tx.prepare_cached(
