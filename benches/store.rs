@@ -230,10 +230,10 @@ fn ingest(c: &mut Criterion) {
     g.finish();
 }
 
-/// A store with 1,000,000 spans (20,000 traces of 50 spans over the last
-/// few hours), built once and reused.
+/// A store with 1,000,000 spans (20,000 traces of 50 spans over the hour
+/// before it was built), built once and reused.
 fn million_span_store() -> (Store, Vec<TraceId>) {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-store-1m.db");
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-store-1m-v2.db");
     let ready = Store::open(&path)
         .ok()
         .and_then(|s| s.stats().ok())
@@ -241,13 +241,13 @@ fn million_span_store() -> (Store, Vec<TraceId>) {
     if !ready {
         let _ = std::fs::remove_file(&path);
         let store = Store::open(&path).unwrap();
-        let base = SystemTime::now() - Duration::from_secs(3 * 3600);
+        let base = SystemTime::now() - Duration::from_secs(3600);
         let began = Instant::now();
         for chunk in 0..200 {
             let spans = make_spans(
                 100,
                 50,
-                base + Duration::from_millis(chunk * 50_000),
+                base + Duration::from_millis(chunk * 18_000),
                 chunk as usize,
             );
             for batch in spans.chunks(512) {
@@ -321,6 +321,27 @@ fn queries(c: &mut Criterion) {
                 )
                 .unwrap();
             black_box(found)
+        })
+    });
+    g.bench_function("find_by_attribute_no_match", |b| {
+        b.iter(|| {
+            let found = store
+                .find_traces(&TraceQuery::new().attribute("tenant", "nobody").limit(20))
+                .unwrap();
+            assert!(found.is_empty());
+            black_box(found)
+        })
+    });
+    // All services' RED over a window holding all 1M spans (the last hour
+    // when the file was built), from the per-minute rollups.
+    let (oldest, newest) = store.time_range().unwrap().unwrap();
+    let from = std::time::UNIX_EPOCH + Duration::from_nanos(oldest);
+    let to = std::time::UNIX_EPOCH + Duration::from_nanos(newest) + Duration::from_secs(60);
+    g.bench_function("red_all_services_1m_spans", |b| {
+        b.iter(|| {
+            let red = store.red_metrics(from, to, &[], None).unwrap();
+            assert_eq!(red.services.iter().map(|r| r.count).sum::<u64>(), 1_000_000);
+            black_box(red)
         })
     });
     g.bench_function("list_services_and_operations", |b| {
