@@ -221,4 +221,37 @@ mod tests {
         let colored = render_service_map(&map, true);
         assert!(colored.contains("\x1b[31m2.5% errors\x1b[0m"));
     }
+
+    #[test]
+    fn red_table_fixed_data() {
+        use crate::analysis::{Percentiles, RedRow};
+        let row = |service: &str, op: Option<&str>, count, errors| RedRow {
+            service: service.into(),
+            operation: op.map(Into::into),
+            count,
+            rate: count as f64 / 60.0,
+            errors,
+            error_rate: errors as f64 / count as f64,
+            durations: Percentiles {
+                p50: 1_000_000,
+                p90: 2_000_000,
+                p95: 3_000_000,
+                p99: 4_000_000,
+                max: 5_000_000,
+            },
+            series: Vec::new(),
+        };
+        let red = RedMetrics {
+            services: vec![row("api", None, 120, 6)],
+            operations: vec![row("api", Some("GET /\u{202e}x"), 120, 6)],
+        };
+        let text = render_red_table(&red, false);
+        let expected = "\
+SERVICE / OPERATION  REQUESTS    RATE/s   ERRORS       P50       P90       P95       P99       MAX
+api                       120      2.00     5.0%    1.00ms    2.00ms    3.00ms    4.00ms    5.00ms
+  GET /\\u{202e}x          120      2.00     5.0%    1.00ms    2.00ms    3.00ms    4.00ms    5.00ms
+";
+        assert_eq!(text, expected);
+        assert!(render_red_table(&red, true).contains("\x1b[31m   5.0%\x1b[0m"));
+    }
 }
