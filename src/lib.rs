@@ -52,6 +52,8 @@
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 mod diagnostics;
 pub mod export;
 #[cfg(feature = "tower")]
