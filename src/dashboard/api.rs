@@ -72,10 +72,7 @@ fn envelope(data: Json) -> Json {
 pub(super) fn route(store: &Store, uri: &Uri) -> Response<String> {
     let path = uri.path();
     let Some(at) = path.find("/api/") else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "no such page; the API is under api/ (e.g. api/services)",
-        );
+        return super::asset(path);
     };
     let params = match parse_query(uri.query().unwrap_or("")) {
         Ok(p) => p,

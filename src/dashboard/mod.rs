@@ -151,6 +151,29 @@ impl<B> tower::Service<Request<B>> for DashboardService {
     }
 }
 
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// The page and its two assets, compiled in: nothing is fetched from
+/// elsewhere. Any path that is not an asset gets the page (its links and
+/// API calls are relative, and its routes live in the URL's fragment).
+fn asset(path: &str) -> Response<String> {
+    let (body, content_type) = match path.rsplit('/').next().unwrap_or("") {
+        "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        "app.css" => (APP_CSS, "text/css; charset=utf-8"),
+        _ => (INDEX_HTML, "text/html; charset=utf-8"),
+    };
+    let mut response = Response::new(body.to_string());
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -43,7 +43,7 @@ pub fn open_existing(db: &Path) -> Result<Store, String> {
 pub fn run(db: &Path, command: Command) -> Result<(), String> {
     let store = open_existing(db)?;
     match command {
-        Command::Demo { .. } => unreachable!("handled in main"),
+        Command::Demo { .. } | Command::Dashboard { .. } => unreachable!("handled in main"),
         Command::Traces {
             service,
             operation,

@@ -290,10 +290,17 @@ pub fn run(db: &Path, requests: u32, no_serve: bool) -> Result<(), String> {
     drop(runtime);
     eprintln!();
     report(&store, db, began_at, sent, failed)?;
-    if !no_serve {
-        println!("(the dashboard arrives in a later release; the database is ready for the commands above)");
+    if no_serve {
+        return Ok(());
     }
-    Ok(())
+    println!();
+    let addr: SocketAddr = "127.0.0.1:7318".parse().expect("a valid address");
+    let addr = if std::net::TcpListener::bind(addr).is_ok() {
+        addr
+    } else {
+        "127.0.0.1:0".parse().expect("a valid address")
+    };
+    crate::serve::dashboard(store, addr, None)
 }
 
 /// Sends `requests` GETs to the gateway, `CONCURRENCY` at a time, with a

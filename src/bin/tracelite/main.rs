@@ -3,6 +3,7 @@
 
 mod commands;
 mod demo;
+mod serve;
 mod units;
 
 use std::path::PathBuf;
@@ -37,6 +38,15 @@ enum Command {
         /// Exit after the report instead of serving the dashboard.
         #[arg(long)]
         no_serve: bool,
+    },
+    /// Serve the dashboard (web UI and JSON API) for the database.
+    Dashboard {
+        /// Where to listen (127.0.0.1 unless you say otherwise).
+        #[arg(long, default_value = "127.0.0.1:7318")]
+        addr: std::net::SocketAddr,
+        /// Require `Authorization: Bearer TOKEN` (the page asks for it once).
+        #[arg(long, env = "TRACELITE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Find traces, newest first.
     Traces {
@@ -143,6 +153,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { requests, no_serve } => demo::run(&cli.db, requests, no_serve),
+        Command::Dashboard { addr, token } => {
+            commands::open_existing(&cli.db).and_then(|store| serve::dashboard(store, addr, token))
+        }
         command => commands::run(&cli.db, command),
     };
     match result {
