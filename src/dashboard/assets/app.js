@@ -267,7 +267,7 @@ async function viewTrace(id) {
   const minimap = el("div", { class: "minimap", id: "minimap" }, order.map(({ s }, i) => el("div", { style: {
     left: 100 * (s.startTime - t0) / total + "%", width: Math.max(0.3, 100 * s.duration / total) + "%",
     top: (order.length > 1 ? (24 * i) / (order.length - 1) : 12) + "px", background: color(trace.processes[s.processID].serviceName) } })));
-  main.replaceChildren(
+  main.replaceChildren(...[
     el("h1", {}, "Trace ", el("span", { id: "trace-id" }, trace.traceID)),
     el("div", { class: "trace-head" },
       el("span", {}, "start ", fmtTime(t0 * 1000)), el("span", {}, "duration ", fmtDuration(total * 1000)),
@@ -278,7 +278,7 @@ async function viewTrace(id) {
       filter, exportButton),
     order.length > 30 ? minimap : null,
     el("div", { class: "ruler" }, el("span", {}), el("div", { class: "ticks" }, ticks)),
-    rowsBox, details);
+    rowsBox, details].filter(Boolean));
   render();
 }
 
@@ -299,7 +299,7 @@ async function viewMap(q) {
     if (!layers.has(d)) layers.set(d, []);
     layers.get(d).push(n);
   }
-  const W = 170, H = 46, GX = 120, GY = 40;
+  const W = 170, H = 46, GX = 210, GY = 50;
   const pos = new Map();
   let height = 0;
   for (const [d, nodes] of layers) {
@@ -313,7 +313,8 @@ async function viewMap(q) {
       const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
       return el("g", { class: "edge-group", "data-from": e.from, "data-to": e.to },
         el("path", { class: "edge" + (e.errorRate > 0 ? " err" : ""), d: `M${x1},${y1} C${x1 + 50},${y1} ${x2 - 50},${y2} ${x2},${y2}`, "marker-end": "" }),
-        el("text", { x: (x1 + x2) / 2 - 40, y: (y1 + y2) / 2 - 6 }, `${e.calls} calls · ${pct(e.errorRate)} err · p99 ${fmtDuration(e.p99)}`));
+        el("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 20, "text-anchor": "middle" }, `${e.calls} calls`),
+        el("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 6, "text-anchor": "middle" }, `${pct(e.errorRate)} err · p99 ${fmtDuration(e.p99)}`));
     }),
     map.nodes.map((n) => {
       const p = pos.get(n.service);
