@@ -149,6 +149,18 @@ async fn wait_until(client: &Client, script: &str) {
     }
 }
 
+/// Clears the page's "view rendered" mark before a navigation that only
+/// changes the fragment (the old view stays until the new one replaces it).
+async fn unready(client: &Client) {
+    client
+        .execute(
+            "document.getElementById('main').removeAttribute('data-ready');",
+            vec![],
+        )
+        .await
+        .unwrap();
+}
+
 async fn count(client: &Client, selector: &str) -> usize {
     client.find_all(Locator::Css(selector)).await.unwrap().len()
 }
@@ -230,7 +242,38 @@ async fn the_dashboard_in_headless_chromium() {
     )
     .await;
     assert_eq!(count(&c, "#traces tbody tr").await, 6);
+    assert_eq!(count(&c, "#scatter .dot").await, 6, "one dot per trace");
     screenshot(&c, "search").await;
+    // Sorting by duration puts the slow ones first.
+    unready(&c).await;
+    c.find(Locator::Css("th[data-sort=duration]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(&c, "location.hash.includes('sort=duration') && document.querySelector('main[data-ready=traces] #scatter')").await;
+    wait_until(&c, "document.querySelector('#traces tbody tr td:last-child') && document.querySelector('#traces tbody tr td:last-child').textContent.includes('300ms')").await;
+    // A dot opens its trace.
+    c.find(Locator::Css("#scatter .dot"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(
+        &c,
+        "document.querySelector('main[data-ready=trace] #waterfall .wf-row')",
+    )
+    .await;
+    // A time range that holds nothing (the traces started a minute ago).
+    unready(&c).await;
+    c.goto(&format!(
+        "{base}#/traces?range=custom&from=2001-01-01%2000:00&to=2001-01-02%2000:00"
+    ))
+    .await
+    .unwrap();
+    wait_until(&c, "document.querySelector('#no-results')").await;
     c.goto(&format!("{base}#/traces?service=database"))
         .await
         .unwrap();
@@ -272,7 +315,9 @@ async fn the_dashboard_in_headless_chromium() {
     )
     .await;
     let slow_link = c
-        .find(Locator::XPath("//table[@id='traces']//tr[.//span[contains(@class,'badge')] or true][td[4][text()='5']]//a"))
+        .find(Locator::XPath(
+            "//table[@id='traces']//tr[td[4][text()='5']]//a",
+        ))
         .await
         .unwrap();
     slow_link.click().await.unwrap();
@@ -348,6 +393,7 @@ async fn the_dashboard_in_headless_chromium() {
     screenshot(&c, "span-details").await;
 
     // The hostile trace: literal text, nothing runs.
+    unready(&c).await;
     c.goto(&format!("{base}#/traces?tags=user.id%3D5"))
         .await
         .unwrap();
@@ -409,6 +455,7 @@ async fn the_dashboard_in_headless_chromium() {
     screenshot(&c, "hostile").await;
 
     // The service map.
+    unready(&c).await;
     c.goto(&format!("{base}#/map")).await.unwrap();
     wait_until(
         &c,
@@ -441,6 +488,7 @@ async fn the_dashboard_in_headless_chromium() {
     screenshot(&c, "service-map").await;
 
     // Metrics.
+    unready(&c).await;
     c.goto(&format!("{base}#/metrics")).await.unwrap();
     wait_until(
         &c,

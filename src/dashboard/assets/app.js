@@ -102,6 +102,11 @@ async function viewTraces(q) {
     el("label", {}, "Tags", el("input", { name: "tags", id: "f-tags", placeholder: "http.route=/users", value: q.get("tags") || "" })),
     el("label", {}, "Min duration", el("input", { name: "minDuration", id: "f-min", size: 8, placeholder: "100ms", value: q.get("minDuration") || "" })),
     el("label", {}, "Max duration", el("input", { name: "maxDuration", id: "f-max", size: 8, value: q.get("maxDuration") || "" })),
+    el("label", {}, "Time range", el("select", { name: "range", id: "f-range" },
+      [["", "any time"], ["15m", "last 15m"], ["1h", "last 1h"], ["6h", "last 6h"], ["24h", "last 24h"], ["custom", "custom…"]]
+        .map(([v, label]) => el("option", { value: v, selected: v === (q.get("range") || "") }, label)))),
+    q.get("range") === "custom" ? el("label", {}, "From (UTC)", el("input", { name: "from", id: "f-from", placeholder: "2026-11-24 09:00", value: q.get("from") || "" })) : null,
+    q.get("range") === "custom" ? el("label", {}, "To (UTC)", el("input", { name: "to", id: "f-to", placeholder: "2026-11-24 10:00", value: q.get("to") || "" })) : null,
     el("label", {}, "Limit", el("input", { name: "limit", size: 4, value: q.get("limit") || "20" })),
     el("label", {}, el("span", {}, "Errors only"), el("input", { type: "checkbox", name: "errors", value: "true", checked: q.get("errors") === "true" })),
     el("button", { type: "submit", id: "f-submit" }, "Find traces"));
@@ -109,10 +114,21 @@ async function viewTraces(q) {
   for (const key of ["service", "operation", "tags", "minDuration", "maxDuration", "limit", "errors"]) {
     if (q.get(key)) search.set(key, q.get(key));
   }
+  const range = q.get("range");
+  const units = { m: 60e3, h: 3600e3 };
+  if (range && range !== "custom") {
+    const ms = parseInt(range, 10) * units[range.slice(-1)];
+    search.set("start", String((Date.now() - ms) * 1000));
+  } else if (range === "custom") {
+    const utc = (v) => Date.parse(v.replace(" ", "T") + (v.length <= 16 ? ":00Z" : "Z"));
+    if (q.get("from") && !isNaN(utc(q.get("from")))) search.set("start", String(utc(q.get("from")) * 1000));
+    if (q.get("to") && !isNaN(utc(q.get("to")))) search.set("end", String(utc(q.get("to")) * 1000));
+  }
   let list;
   try {
     const traces = (await api("traces?" + search.toString())).data || [];
-    list = traces.length ? tracesTable(traces) : (services.length ? el("p", { class: "muted", id: "no-results" }, "No trace matches these filters.") : emptyState());
+    list = traces.length ? el("div", {}, scatter(traces), tracesTable(traces, q.get("sort") || "start"))
+      : (services.length ? el("p", { class: "muted", id: "no-results" }, "No trace matches these filters.") : emptyState());
   } catch (err) {
     list = el("p", { class: "error-text", id: "search-error" }, err.message);
   }
@@ -129,20 +145,57 @@ function traceSummary(t) {
   return { start, duration: end - start, root, errors, service: t.processes[root.processID].serviceName };
 }
 
-function tracesTable(traces) {
+function ago(ns) {
+  const s = Math.max(0, (Date.now() * 1e6 - ns) / 1e9);
+  if (s < 60) return Math.round(s) + "s ago";
+  if (s < 3600) return Math.round(s / 60) + "m ago";
+  if (s < 86400) return Math.round(s / 3600) + "h ago";
+  return Math.round(s / 86400) + "d ago";
+}
+
+function scatter(traces) {
+  const rows = traces.map((t) => ({ t, s: traceSummary(t) }));
+  const W = 900, H = 140, P = 30;
+  const t0 = Math.min(...rows.map((r) => r.s.start)), t1 = Math.max(...rows.map((r) => r.s.start), t0 + 1);
+  const dmax = Math.max(...rows.map((r) => r.s.duration), 1);
+  return el("svg", { id: "scatter", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img" },
+    el("line", { x1: P, y1: H - P, x2: W - 10, y2: H - P, class: "edge" }),
+    el("text", { x: 2, y: 14 }, fmtDuration(dmax * 1000)),
+    el("text", { x: 2, y: H - P + 4 }, "0"),
+    rows.map(({ t, s }) => el("circle", {
+      class: "dot", "data-trace": t.traceID, r: 5,
+      cx: P + ((W - P - 20) * (s.start - t0)) / (t1 - t0), cy: H - P - ((H - P - 10) * s.duration) / dmax,
+      fill: s.errors ? "var(--error)" : color(s.service), onclick: () => { location.hash = "#/trace/" + encodeURIComponent(t.traceID); },
+    }, el("title", {}, s.root.operationName + " · " + fmtDuration(s.duration * 1000)))));
+}
+
+function tracesTable(traces, sortKey) {
   const rows = traces.map((t) => ({ t, s: traceSummary(t) }));
   const longest = Math.max(...rows.map((r) => r.s.duration), 1);
+  const keys = { start: (r) => -r.s.start, duration: (r) => -r.s.duration, spans: (r) => -r.t.spans.length, errors: (r) => -r.s.errors };
+  rows.sort((a, b) => (keys[sortKey] || keys.start)(a) - (keys[sortKey] || keys.start)(b));
+  const sortLink = (key, label) => el("th", { class: "sortable", "data-sort": key, onclick: () => {
+    const n = new URLSearchParams(params().query); n.set("sort", key); location.hash = "#/traces?" + n;
+  } }, label + (key === sortKey ? " ▾" : ""));
   return el("table", { id: "traces" },
-    el("thead", {}, el("tr", {}, el("th", {}, "Root"), el("th", {}, "Trace"), el("th", {}, "Start (UTC)"),
-      el("th", { class: "num" }, "Spans"), el("th", { class: "num" }, "Errors"), el("th", {}, "Duration"))),
-    el("tbody", {}, rows.map(({ t, s }) => el("tr", { class: "trace-row", "data-trace": t.traceID },
-      el("td", {}, el("a", { href: "#/trace/" + encodeURIComponent(t.traceID) },
-        el("span", { class: "wf-service", style: { background: color(s.service) } }, s.service), " ", s.root.operationName)),
-      el("td", { class: "muted" }, t.traceID.slice(0, 12)),
-      el("td", {}, fmtTime(s.start * 1000)),
-      el("td", { class: "num" }, t.spans.length),
-      el("td", { class: "num" }, s.errors ? el("span", { class: "badge err" }, s.errors) : "0"),
-      el("td", {}, el("span", { class: "durbar", style: { width: Math.max(2, 160 * s.duration / longest) + "px" } }), " ", fmtDuration(s.duration * 1000))))));
+    el("thead", {}, el("tr", {}, el("th", {}, "Root"), el("th", {}, "Trace"), sortLink("start", "Start (UTC)"),
+      sortLink("spans", "Spans"), el("th", {}, "Services"), sortLink("errors", "Errors"), sortLink("duration", "Duration"))),
+    el("tbody", {}, rows.map(({ t, s }) => {
+      const perService = new Map();
+      for (const sp of t.spans) {
+        const name = t.processes[sp.processID].serviceName;
+        perService.set(name, (perService.get(name) || 0) + 1);
+      }
+      return el("tr", { class: "trace-row", "data-trace": t.traceID },
+        el("td", {}, el("a", { href: "#/trace/" + encodeURIComponent(t.traceID) },
+          el("span", { class: "wf-service", style: { background: color(s.service) } }, s.service), " ", s.root.operationName)),
+        el("td", { class: "muted" }, t.traceID.slice(0, 12)),
+        el("td", {}, fmtTime(s.start * 1000), " ", el("span", { class: "muted" }, ago(s.start * 1000))),
+        el("td", { class: "num" }, t.spans.length),
+        el("td", {}, [...perService].map(([name, n]) => el("span", { class: "badge", style: { marginRight: "4px" } }, name + " " + n))),
+        el("td", { class: "num" }, s.errors ? el("span", { class: "badge err" }, s.errors) : "0"),
+        el("td", {}, el("span", { class: "durbar", style: { width: Math.max(2, 160 * s.duration / longest) + "px" } }), " ", fmtDuration(s.duration * 1000)));
+    })));
 }
 
 // ---- one trace ------------------------------------------------------------
