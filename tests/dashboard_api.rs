@@ -80,6 +80,7 @@ async fn get(svc: &DashboardService, uri: &str) -> (StatusCode, http::HeaderMap,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_answers() {
     let (_dir, _store, svc, id) = app();
+    let _store = &_store;
 
     let (status, headers, body) = get(&svc, "/api/services").await;
     assert_eq!(status, StatusCode::OK);

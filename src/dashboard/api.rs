@@ -69,7 +69,8 @@ fn envelope(data: Json) -> Json {
 }
 
 /// Answers one GET.
-pub(super) fn route(store: &Store, uri: &Uri) -> Response<String> {
+pub(super) fn route(dashboard: &super::Dashboard, uri: &Uri) -> Response<String> {
+    let store = &dashboard.store;
     let path = uri.path();
     let Some(at) = path.find("/api/") else {
         return super::asset(path);
@@ -94,7 +95,7 @@ pub(super) fn route(store: &Store, uri: &Uri) -> Response<String> {
         ["dependencies"] => dependencies(store, &params),
         ["service-map"] => service_map_json(store, &params),
         ["metrics"] => metrics(store, &params),
-        ["stats"] => stats(store),
+        ["stats"] => stats(store, &dashboard.batch_stats),
         _ => Err(Failure::NotFound(format!(
             "no endpoint api/{}",
             segments.join("/")
@@ -420,13 +421,21 @@ fn metrics(store: &Store, params: &HashMap<String, String>) -> Answer {
     }))
 }
 
-fn stats(store: &Store) -> Answer {
+fn stats(store: &Store, processors: &[(String, crate::BatchStats)]) -> Answer {
     let s = store.stats()?;
     let range = store.time_range()?;
+    let processors: Vec<Json> = processors
+        .iter()
+        .map(|(name, p)| {
+            json!({ "name": name, "queued": p.queued(), "exported": p.exported(),
+                    "dropped": p.dropped(), "failed": p.failed() })
+        })
+        .collect();
     Ok(json!({
         "traces": s.traces, "spans": s.spans, "usedBytes": s.used_bytes,
         "fileBytes": s.file_bytes, "walBytes": s.wal_bytes,
         "oldestStart": range.map(|r| r.0), "newestStart": range.map(|r| r.1),
+        "processors": processors,
     }))
 }
 

@@ -67,19 +67,35 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 pub struct Dashboard {
     store: Store,
     token: Option<Arc<str>>,
+    batch_stats: Vec<(String, crate::BatchStats)>,
 }
 
 impl Dashboard {
     /// A dashboard over `store`, open to whoever can reach it (bind it to
     /// 127.0.0.1, the default everywhere in TraceLite).
     pub fn new(store: Store) -> Dashboard {
-        Dashboard { store, token: None }
+        Dashboard {
+            store,
+            token: None,
+            batch_stats: Vec::new(),
+        }
     }
 
     /// Requires `Authorization: Bearer <token>` on every request.
     pub fn with_token(mut self, token: impl Into<String>) -> Dashboard {
         let token: String = token.into();
         self.token = (!token.is_empty()).then(|| Arc::from(token));
+        self
+    }
+
+    /// Reports a batch processor's counters (queued, exported, dropped,
+    /// failed) under `name` in `api/stats`.
+    pub fn with_batch_stats(
+        mut self,
+        name: impl Into<String>,
+        stats: crate::BatchStats,
+    ) -> Dashboard {
+        self.batch_stats.push((name.into(), stats));
         self
     }
 
@@ -127,8 +143,8 @@ impl<B> tower::Service<Request<B>> for DashboardService {
                 api::error(StatusCode::METHOD_NOT_ALLOWED, "only GET is served")
             } else {
                 // SQLite calls block: run them off the async workers.
-                let store = dashboard.store.clone();
-                match tokio::task::spawn_blocking(move || api::route(&store, &uri)).await {
+                let inner = dashboard.clone();
+                match tokio::task::spawn_blocking(move || api::route(&inner, &uri)).await {
                     Ok(response) => response,
                     Err(_) => api::error(StatusCode::INTERNAL_SERVER_ERROR, "the query failed"),
                 }
