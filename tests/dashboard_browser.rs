@@ -89,6 +89,9 @@ fn fill(store: &Store) {
         if i == 3 {
             server.set_status(Status::error("boom"));
         }
+        if i == 5 {
+            server.add_event_with_timestamp("retry", ms(20), [KeyValue::new("attempt", 1)]);
+        }
         server.end_with_timestamp(ms(total - 10));
         call.end_with_timestamp(ms(total - 5));
         root.end_with_timestamp(ms(total));
@@ -441,6 +444,11 @@ async fn the_dashboard_in_headless_chromium() {
         .await
         .unwrap();
     assert!(attrs.contains(EVIL_VALUE), "{attrs}");
+    assert_eq!(
+        count(&c, "#waterfall .wf-event").await,
+        1,
+        "the retry event on its bar"
+    );
     assert_eq!(
         count(&c, "main img").await,
         0,

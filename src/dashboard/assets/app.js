@@ -267,6 +267,10 @@ async function viewTrace(id) {
       const track = el("div", { class: "wf-track" },
         el("div", { class: "wf-bar", style: { left: left + "%", width: width + "%", background: color(service) } }),
         el("span", { class: "wf-dur", style: { left: Math.min(left + width, 92) + "%" } }, " " + fmtDuration(s.duration * 1000)));
+      for (const log of s.logs) {
+        const name = (log.fields.find((f) => f.key === "event") || {}).value || "event";
+        track.appendChild(el("div", { class: "wf-event", title: String(name), style: { left: 100 * (log.timestamp - t0) / total + "%" } }));
+      }
       if (onPath) for (const seg of segments.get(s.spanID)) {
         track.appendChild(el("div", { class: "wf-seg", style: {
           left: 100 * (seg.start / 1000 - t0) / total + "%", width: Math.max(0.2, 100 * (seg.end - seg.start) / 1000 / total) + "%" } }));
