@@ -58,6 +58,8 @@ mod diagnostics;
 pub mod export;
 #[cfg(feature = "tower")]
 pub mod http;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod propagation;
 pub mod render;
 #[cfg(feature = "sqlite")]

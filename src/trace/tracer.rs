@@ -42,6 +42,18 @@ pub(crate) struct Origin {
     pub(crate) scope: InstrumentationScope,
 }
 
+impl Origin {
+    /// The origin of spans that no local tracer made (received over OTLP).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn detached(resource: Resource, scope: InstrumentationScope) -> Arc<Origin> {
+        Arc::new(Origin {
+            provider: None,
+            resource,
+            scope,
+        })
+    }
+}
+
 impl Tracer {
     pub(crate) fn new(provider: Arc<ProviderInner>, scope: InstrumentationScope) -> Tracer {
         provider.acquire_handle();
