@@ -43,7 +43,9 @@ pub fn open_existing(db: &Path) -> Result<Store, String> {
 pub fn run(db: &Path, command: Command) -> Result<(), String> {
     let store = open_existing(db)?;
     match command {
-        Command::Demo { .. } | Command::Dashboard { .. } => unreachable!("handled in main"),
+        Command::Demo { .. } | Command::Dashboard { .. } | Command::Serve { .. } => {
+            unreachable!("handled in main")
+        }
         Command::Traces {
             service,
             operation,

@@ -48,6 +48,24 @@ enum Command {
         #[arg(long, env = "TRACELITE_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+    /// Collector and viewer in one: an OTLP/HTTP receiver, the store, the dashboard.
+    Serve {
+        /// Where the OTLP/HTTP receiver listens (POST /v1/traces).
+        #[arg(long, default_value = "127.0.0.1:4318")]
+        otlp_addr: std::net::SocketAddr,
+        /// Where the dashboard and its JSON API listen.
+        #[arg(long, default_value = "127.0.0.1:7318")]
+        addr: std::net::SocketAddr,
+        /// Delete traces older than this (7d, 12h), checked every minute.
+        #[arg(long, value_parser = units::parse_duration)]
+        retention: Option<std::time::Duration>,
+        /// Keep the data under this size (500MB, 1GB), oldest traces first.
+        #[arg(long, value_parser = units::parse_size)]
+        max_size: Option<u64>,
+        /// Require `Authorization: Bearer TOKEN` on the dashboard.
+        #[arg(long, env = "TRACELITE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Find traces, newest first.
     Traces {
         /// Traces in which this service took part.
@@ -156,6 +174,13 @@ fn main() -> ExitCode {
         Command::Dashboard { addr, token } => {
             commands::open_existing(&cli.db).and_then(|store| serve::dashboard(store, addr, token))
         }
+        Command::Serve {
+            otlp_addr,
+            addr,
+            retention,
+            max_size,
+            token,
+        } => serve::collector(&cli.db, otlp_addr, addr, retention, max_size, token),
         command => commands::run(&cli.db, command),
     };
     match result {
