@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -404,4 +405,246 @@ fn tracelite_serve_takes_the_python_sdk_and_shuts_down_cleanly() {
             .len(),
         1
     );
+}
+
+mod exporter {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracelite::otlp::{OtlpExporter, Protocol};
+    use tracelite::{Link, SpanContext, SpanExporter, TraceFlags, TraceState};
+
+    /// A server that answers the queued statuses in turn (then 200), with
+    /// `Retry-After: 0` on 503, counting requests.
+    async fn scripted(statuses: Vec<u16>) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        let statuses = Arc::new(statuses);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (c, statuses) = (c.clone(), statuses.clone());
+                let svc =
+                    hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| {
+                        let n = c.fetch_add(1, Ordering::SeqCst);
+                        let status = statuses.get(n).copied().unwrap_or(200);
+                        let mut resp = http::Response::new(Full::new(Bytes::from(
+                            proto::ExportTraceServiceResponse {
+                                partial_success: (status == 299).then(|| {
+                                    proto::ExportTracePartialSuccess {
+                                        rejected_spans: 1,
+                                        error_message: "one too many".into(),
+                                    }
+                                }),
+                            }
+                            .encode_to_vec(),
+                        )));
+                        *resp.status_mut() =
+                            StatusCode::from_u16(if status == 299 { 200 } else { status }).unwrap();
+                        if status == 503 {
+                            resp.headers_mut()
+                                .insert("retry-after", http::HeaderValue::from_static("0"));
+                        }
+                        async move { Ok::<_, std::convert::Infallible>(resp) }
+                    });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        (addr, count)
+    }
+
+    fn exporter(addr: SocketAddr) -> OtlpExporter {
+        OtlpExporter::builder()
+            .with_endpoint(format!("http://{addr}/v1/traces"))
+            .with_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn into_tracelites_own_receiver_in_every_encoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("t.db")).unwrap();
+        let queue = IngestQueue::new(store.clone(), 16);
+        let addr = serve(OtlpReceiver::new(queue.clone())).await;
+        for (protocol, gzip) in [
+            (Protocol::HttpProtobuf, false),
+            (Protocol::HttpJson, false),
+            (Protocol::HttpJson, true),
+        ] {
+            let exp = OtlpExporter::builder()
+                .with_endpoint(format!("http://{addr}/v1/traces"))
+                .with_protocol(protocol)
+                .with_gzip(gzip)
+                .build()
+                .unwrap();
+            let batch = spans(2);
+            let before = store.stats().unwrap().spans;
+            tokio::task::spawn_blocking(move || exp.export(&batch))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                stored(&store, before + 4).await,
+                before + 4,
+                "{protocol:?} gzip {gzip}"
+            );
+        }
+        queue.close();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retries_what_the_spec_says_and_nothing_else() {
+        // 503 (Retry-After: 0), 429, 502, then 200.
+        let (addr, count) = scripted(vec![503, 429, 502]).await;
+        let exp = exporter(addr);
+        let stats = exp.stats();
+        let batch = spans(1);
+        tokio::task::spawn_blocking(move || exp.export(&batch))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 4);
+        assert_eq!(stats.retries.load(Ordering::Relaxed), 3);
+        assert_eq!(stats.exported.load(Ordering::Relaxed), 2);
+
+        // 400: no retry, a permanent error.
+        let (addr, count) = scripted(vec![400]).await;
+        let exp = exporter(addr);
+        let batch = spans(1);
+        let err = tokio::task::spawn_blocking(move || exp.export(&batch))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(!err.is_transient(), "{err}");
+        assert!(err.to_string().contains("400"));
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+
+        // Partial success: counted.
+        let (addr, _) = scripted(vec![299]).await;
+        let exp = exporter(addr);
+        let stats = exp.stats();
+        let batch = spans(1);
+        tokio::task::spawn_blocking(move || exp.export(&batch))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.rejected.load(Ordering::Relaxed), 1);
+
+        // Nobody listening: retried, then a clear failure within the timeout.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let exp = OtlpExporter::builder()
+            .with_endpoint(format!("http://{closed}/v1/traces"))
+            .with_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let stats = exp.stats();
+        let began = Instant::now();
+        let batch = spans(1);
+        assert!(tokio::task::spawn_blocking(move || exp.export(&batch))
+            .await
+            .unwrap()
+            .is_err());
+        assert!(began.elapsed() < Duration::from_secs(5));
+        assert!(stats.retries.load(Ordering::Relaxed) >= 2);
+    }
+
+    #[test]
+    fn the_official_python_proto_package_reads_what_we_send() {
+        let Some(python) = python() else {
+            eprintln!("skipped: TRACELITE_SKIP_INTEROP_TESTS is set");
+            return;
+        };
+        let mut checker = Command::new(&python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/interop/check_export.py"
+            ))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        use std::io::BufRead;
+        let mut out = std::io::BufReader::new(checker.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("listening ")
+            .unwrap()
+            .parse()
+            .unwrap();
+
+        let exporter = InMemoryExporter::default();
+        let provider = TracerProvider::builder()
+            .with_resource(Resource::new([KeyValue::new(
+                "service.name",
+                "rust-sender",
+            )]))
+            .with_processor(SimpleSpanProcessor::new(exporter.clone()))
+            .build();
+        let tracer = provider.tracer_with_scope(
+            tracelite::InstrumentationScope::builder("interop")
+                .with_version("9.9.9")
+                .build(),
+        );
+        let t0 = std::time::SystemTime::now();
+        let linked = SpanContext::new(
+            tracelite::TraceId::from_u128(7),
+            tracelite::SpanId::from_u64(0xaa),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let root = tracer
+            .span("root")
+            .kind(SpanKind::Server)
+            .root()
+            .start_time(t0)
+            .link(Link::new(linked, [KeyValue::new("why", "retry")]))
+            .start();
+        root.set_attribute("s", "text");
+        root.set_attribute("i", -42);
+        root.set_attribute("f", 2.5);
+        root.set_attribute("b", true);
+        root.set_attribute("ints", vec![1i64, 2]);
+        root.set_attribute("strs", vec!["x", "y"]);
+        root.add_event("cache.miss", [KeyValue::new("key", "user:1")]);
+        let child = tracer
+            .span("child")
+            .kind(SpanKind::Client)
+            .parent(root.context())
+            .start();
+        child.set_status(Status::error("boom"));
+        child.end();
+        root.end_with_timestamp(t0 + Duration::from_millis(5));
+        let mut batch = exporter.take();
+        // The trace state of a span comes from its sampler or parent; set it
+        // on the wire message instead.
+        let otlp = OtlpExporter::builder()
+            .with_endpoint(format!("http://127.0.0.1:{port}/v1/traces"))
+            .with_header("x-api-key", "k1")
+            .build()
+            .unwrap();
+        for s in &mut batch {
+            if s.name == "root" {
+                s.span_context = s
+                    .span_context
+                    .clone()
+                    .with_trace_state(TraceState::from_members([("vendor", "v1")]).unwrap());
+            }
+        }
+        otlp.export(&batch).unwrap();
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        let _ = checker.wait();
+        assert_eq!(line.trim(), "OK 2 spans");
+    }
 }

@@ -20,9 +20,11 @@
 //! ```
 
 mod convert;
+mod exporter;
 pub mod json;
 pub mod proto;
 mod receiver;
 
 pub use convert::{from_span_data, to_span_data, Converted};
+pub use exporter::{OtlpExporter, OtlpExporterBuilder, OtlpExporterStats, Protocol};
 pub use receiver::{IngestCounters, IngestQueue, OtlpReceiver, DEFAULT_MAX_BODY};

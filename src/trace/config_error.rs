@@ -20,6 +20,30 @@ pub enum ConfigError {
         /// The value given.
         argument: String,
     },
+    /// Any other setting that cannot be used.
+    Invalid {
+        /// The setting.
+        setting: String,
+        /// The value given.
+        value: String,
+        /// Why, and what is accepted.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// A setting that cannot be used: which, the value, and why.
+    pub(crate) fn new(
+        setting: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            setting: setting.into(),
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -44,6 +68,11 @@ impl fmt::Display for ConfigError {
                 "OTEL_TRACES_SAMPLER_ARG={argument:?} is not a number, as {sampler} needs \
                  (a ratio like 0.25, or traces per second like 100)"
             ),
+            ConfigError::Invalid {
+                setting,
+                value,
+                reason,
+            } => write!(f, "{setting} {value:?} cannot be used: {reason}"),
         }
     }
 }

@@ -9,7 +9,7 @@ mod config_error;
 mod context;
 mod future;
 pub mod global;
-mod id;
+pub(crate) mod id;
 mod limits;
 mod processor;
 mod provider;
