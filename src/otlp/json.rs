@@ -152,7 +152,7 @@ fn any_value(v: &Json) -> R<proto::AnyValue> {
     Ok(proto::AnyValue { value })
 }
 
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub(super) fn base64_decode(s: &str) -> Option<Vec<u8>> {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let mut acc = 0u32;
@@ -270,8 +270,17 @@ fn span(v: &Json) -> R<proto::Span> {
     })
 }
 
-/// Reads an `ExportTraceServiceRequest` in OTLP/JSON.
+/// Reads an `ExportTraceServiceRequest` in OTLP/JSON. Typed and fast; a
+/// body it cannot read is read again by the careful decoder, which says
+/// what is wrong and where.
 pub fn decode_request(body: &[u8]) -> R<proto::ExportTraceServiceRequest> {
+    match super::json_fast::decode_request(body) {
+        Ok(request) => Ok(request),
+        Err(_) => decode_request_carefully(body),
+    }
+}
+
+fn decode_request_carefully(body: &[u8]) -> R<proto::ExportTraceServiceRequest> {
     let root: Json =
         serde_json::from_slice(body).map_err(|e| JsonError(format!("not JSON: {e}")))?;
     let root = object(&root, "the request")?;
@@ -511,6 +520,24 @@ mod tests {
             let e = decode_request(body).unwrap_err();
             assert!(e.0.contains(needle), "{:?}: {}", String::from_utf8_lossy(body), e.0);
         }
+    }
+
+    #[test]
+    fn the_fast_and_careful_decoders_agree() {
+        let fast = super::super::json_fast::decode_request(EXAMPLE.as_bytes()).unwrap();
+        assert_eq!(fast, decode_request_carefully(EXAMPLE.as_bytes()).unwrap());
+        let snake = br#"{"resource_spans":[{"scope_spans":[{"spans":[{"trace_id":"01000000000000000000000000000000","span_id":"0100000000000000","start_time_unix_nano":5}]}]}]}"#;
+        assert_eq!(
+            super::super::json_fast::decode_request(snake).unwrap(),
+            decode_request_carefully(snake).unwrap()
+        );
+        let nulls = br#"{"resourceSpans":[{"resource":null,"scopeSpans":[{"scope":null,"spans":[{"attributes":null,"status":null}]}]}]}"#;
+        assert_eq!(
+            super::super::json_fast::decode_request(nulls).unwrap(),
+            decode_request_carefully(nulls).unwrap()
+        );
+        // What the fast path refuses, the careful one explains.
+        assert!(super::super::json_fast::decode_request(br#"{"resourceSpans":5}"#).is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@
 mod convert;
 mod exporter;
 pub mod json;
+mod json_fast;
 pub mod proto;
 mod receiver;
 
