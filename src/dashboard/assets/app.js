@@ -311,7 +311,15 @@ async function viewTrace(id) {
       s.logs.length ? kv(s.logs.map((l) => ["+" + fmtDuration((l.timestamp - s.startTime) * 1000),
         l.fields.map((f) => f.key + "=" + f.value).join(" ")])) : null,
       links.length ? el("h2", {}, "Links") : null,
-      links.map((l) => el("div", {}, el("a", { href: "#/trace/" + encodeURIComponent(l.traceID) }, l.traceID + " / " + l.spanID)))));
+      links.map((l) => el("div", { class: "link", "data-trace": l.traceID }, l.traceID + " / " + l.spanID))));
+    // A link is clickable when its trace is stored here.
+    for (const node of details.querySelectorAll(".link")) {
+      const target = node.getAttribute("data-trace");
+      api("traces/" + encodeURIComponent(target)).then(() => {
+        const a = el("a", { href: "#/trace/" + encodeURIComponent(target) }, node.textContent);
+        node.replaceChildren(a);
+      }, () => node.appendChild(el("span", { class: "muted" }, " (not stored)")));
+    }
   }
   const exportButton = el("button", { type: "button", id: "export", onclick: () => {
     const blob = new Blob([JSON.stringify(body, null, 2)], { type: "application/json" });
