@@ -58,6 +58,8 @@ mod diagnostics;
 pub mod export;
 #[cfg(feature = "tower")]
 pub mod http;
+#[doc(hidden)]
+pub mod macro_support;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod propagation;
@@ -72,6 +74,9 @@ pub use export::{
 };
 pub use trace::global::{self, tracer};
 pub use trace::*;
+/// Traces a function: see [the macro's documentation](tracelite_macros::trace).
+#[cfg(feature = "macros")]
+pub use tracelite_macros::trace;
 
 /// README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

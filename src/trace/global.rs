@@ -29,6 +29,12 @@ pub fn set_tracer_provider(provider: TracerProvider) -> Result<(), TracerProvide
     GLOBAL.set(provider)
 }
 
+/// Whether a global provider is installed (one atomic load).
+#[inline]
+pub fn is_set() -> bool {
+    GLOBAL.get().is_some()
+}
+
 /// The global provider, or a no-op provider when none is installed.
 pub fn tracer_provider() -> TracerProvider {
     match GLOBAL.get() {
