@@ -60,5 +60,31 @@ fn batch(c: &mut Criterion) {
     eprintln!("batch bench: {stats:?}");
 }
 
-criterion_group!(benches, span, batch);
+#[inline(never)]
+fn plain_fn(a: u64, label: &str) -> u64 {
+    a + label.len() as u64
+}
+
+#[tracelite::trace]
+#[inline(never)]
+fn traced_fn(a: u64, label: &str) -> u64 {
+    a + label.len() as u64
+}
+
+/// `#[trace]` with no global provider (none is ever installed in this
+/// benchmark): the price of the check.
+fn trace_macro(c: &mut Criterion) {
+    let mut g = c.benchmark_group("trace_macro_no_provider");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("plain_fn", |b| {
+        b.iter(|| plain_fn(std::hint::black_box(7), std::hint::black_box("label")))
+    });
+    g.bench_function("traced_fn", |b| {
+        b.iter(|| traced_fn(std::hint::black_box(7), std::hint::black_box("label")))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, span, batch, trace_macro);
 criterion_main!(benches);
