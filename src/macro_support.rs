@@ -181,3 +181,27 @@ impl<F: Future> Future for Traced<F> {
         this.inner.poll(cx)
     }
 }
+
+/// Error recording when the output type is not known at expansion time
+/// (`#[async_trait]` methods): `Result`s record their `Err`, anything else
+/// nothing (`(&&Wrap(&value)).tl_record_err(span)`).
+pub trait ViaResult {
+    /// Records the error, if any.
+    fn tl_record_err(&self, span: &Span);
+}
+
+impl<T, E: std::fmt::Display + Debug> ViaResult for &Wrap<&Result<T, E>> {
+    fn tl_record_err(&self, span: &Span) {
+        self.0.record_on(span);
+    }
+}
+
+/// The no-op side of [`ViaResult`].
+pub trait NotResult {
+    /// Does nothing.
+    fn tl_record_err(&self, span: &Span);
+}
+
+impl<T: ?Sized> NotResult for Wrap<&T> {
+    fn tl_record_err(&self, _span: &Span) {}
+}

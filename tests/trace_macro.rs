@@ -255,3 +255,42 @@ async fn async_functions_cover_the_future_and_stay_current() {
     }
     assert_eq!(checkouts.iter().filter(|c| c.status.is_error()).count(), 1);
 }
+
+#[async_trait::async_trait]
+trait Repository {
+    async fn load(&self, id: u32) -> Result<String, Failure>;
+}
+
+struct Db;
+
+#[async_trait::async_trait]
+impl Repository for Db {
+    #[tracelite::trace(ret)]
+    async fn load(&self, id: u32) -> Result<String, Failure> {
+        tokio::task::yield_now().await;
+        let _q = tracelite::tracer("test").start("query in load");
+        if id == 0 {
+            return Err(Failure);
+        }
+        Ok(format!("row {id}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_trait_methods_are_traced_for_the_whole_future() {
+    spans();
+    let db: Box<dyn Repository + Send + Sync> = Box::new(Db);
+    assert_eq!(db.load(7).await.unwrap(), "row 7");
+    assert!(db.load(0).await.is_err());
+    let loads = named("trace_macro::load");
+    assert_eq!(loads.len(), 2);
+    let ok = loads.iter().find(|s| !s.status.is_error()).unwrap();
+    assert_eq!(attr(ok, "id"), Some(Value::I64(7)));
+    assert_eq!(attr(ok, "return.value"), Some(Value::from("Ok(\"row 7\")")));
+    let failed = loads.iter().find(|s| s.status.is_error()).unwrap();
+    assert_eq!(failed.status, Status::error("it broke"));
+    let query = named("query in load");
+    assert!(loads.iter().all(|l| query
+        .iter()
+        .any(|q| q.parent_span_id == l.span_context.span_id())));
+}

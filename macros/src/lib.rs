@@ -172,6 +172,30 @@ fn returns_result(output: &ReturnType) -> bool {
     }
 }
 
+/// The `async move { .. }` block of a body that is only
+/// `Box::pin(async move { .. })`, as `#[async_trait]` writes it.
+fn async_trait_body(block: &syn::Block) -> Option<&syn::ExprAsync> {
+    let [syn::Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
+        return None;
+    };
+    let Expr::Path(path) = &*call.func else {
+        return None;
+    };
+    let names: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    if !names.ends_with(&["Box".to_string(), "pin".to_string()]) || call.args.len() != 1 {
+        return None;
+    }
+    match &call.args[0] {
+        Expr::Async(a) => Some(a),
+        _ => None,
+    }
+}
+
 fn contains_impl(ty: &Type) -> bool {
     ty.to_token_stream().to_string().contains("impl")
 }
@@ -296,6 +320,37 @@ fn expand(args: Args, mut item: ItemFn) -> syn::Result<TokenStream2> {
             if __tl_span.is_recording() { #(#records)* }
         }
     };
+    if item.sig.asyncness.is_none() {
+        if let Some(inner) = async_trait_body(&item.block) {
+            // `#[async_trait]` has turned `async fn` into a function that
+            // returns `Box::pin(async move { .. })`: trace the future.
+            let ret = record_ret.then(|| {
+                quote! {
+                    #[allow(unused_imports)]
+                    use ::tracelite::macro_support::{ViaDebug as _, ViaType as _, ViaValue as _};
+                    ::tracelite::macro_support::record(
+                        __tl_span, "return.value", (&&::tracelite::macro_support::Wrap(&__tl_result)).tl_value());
+                }
+            });
+            let new_body = quote! {{
+                #start
+                let __tl_cx = __tl_span.as_ref().map(|s| s.context());
+                ::std::boxed::Box::pin(async move {
+                    let __tl_span = __tl_span;
+                    let __tl_result = ::tracelite::macro_support::traced(#inner, __tl_cx).await;
+                    if let ::core::option::Option::Some(__tl_span) = &__tl_span {
+                        #ret
+                        #[allow(unused_imports)]
+                        use ::tracelite::macro_support::{NotResult as _, ViaResult as _};
+                        (&&::tracelite::macro_support::Wrap(&__tl_result)).tl_record_err(__tl_span);
+                    }
+                    __tl_result
+                })
+            }};
+            item.block = syn::parse2(new_body)?;
+            return Ok(item.into_token_stream());
+        }
+    }
     let new_body = if item.sig.asyncness.is_some() {
         quote! {{
             #start
