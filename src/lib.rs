@@ -52,6 +52,8 @@
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+#[cfg(feature = "tracing")]
+pub mod bridge;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
 mod diagnostics;
