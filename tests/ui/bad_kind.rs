@@ -1,0 +1,4 @@
+#[tracelite::trace(kind = sideways)]
+fn f() {}
+
+fn main() {}

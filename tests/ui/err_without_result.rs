@@ -1,0 +1,6 @@
+#[tracelite::trace(err)]
+fn f() -> u32 {
+    1
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[tracelite::trace(skip(pasword))]
+fn login(user: &str, password: &str) {
+    let _ = (user, password);
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[tracelite::trace(nmae = "typo")]
+fn f() {}
+
+fn main() {}
