@@ -47,6 +47,13 @@
 //!   with [`ConsoleExporter`] or [`InMemoryExporter`].
 //! - [`global`] holds a process-wide provider for code that cannot be
 //!   handed one: [`tracelite::tracer`](tracer()).
+//! - `#[tracelite::trace]` (feature `macros`) makes a span per call of a
+//!   function; `bridge::TraceLiteLayer` (feature `tracing`) brings `tracing`
+//!   spans and events in.
+//! - [`http`] has the Tower layers for hyper and axum servers and clients;
+//!   [`store`] the embedded SQLite store; [`analysis`] RED metrics, critical
+//!   paths and service maps; [`dashboard`] the web UI as a Tower service;
+//!   [`otlp`] OTLP/HTTP in and out.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

@@ -294,3 +294,24 @@ async fn async_trait_methods_are_traced_for_the_whole_future() {
         .iter()
         .any(|q| q.parent_span_id == l.span_context.span_id())));
 }
+
+#[tracelite::trace]
+fn bump(counter: &mut u32, list: &mut Vec<u8>) {
+    *counter += 1;
+    list.push(1);
+}
+
+#[test]
+fn mutable_reference_arguments() {
+    spans();
+    let (mut c, mut l) = (41, vec![]);
+    bump(&mut c, &mut l);
+    assert_eq!((c, l.len()), (42, 1));
+    let s = named("trace_macro::bump").pop().unwrap();
+    assert_eq!(
+        attr(&s, "counter"),
+        Some(Value::I64(41)),
+        "recorded at the start"
+    );
+    assert_eq!(attr(&s, "list"), Some(Value::from("[]")));
+}

@@ -1,6 +1,6 @@
 //! The dashboard as a Tower service (feature `dashboard`): a JSON API shaped
 //! like Jaeger's query API, plus TraceLite's own endpoints, over a
-//! [`Store`](crate::store::Store). Mount it anywhere:
+//! [`Store`]. Mount it anywhere:
 //!
 //! ```no_run
 //! # #[cfg(feature = "axum")]

@@ -13,7 +13,7 @@ use super::{
     SpanId, SpanKind, SpanLimits, Status, Value,
 };
 
-/// An operation being timed: started by a [`Tracer`], ended once by
+/// An operation being timed: started by a [`Tracer`](crate::Tracer), ended once by
 /// [`end`](Span::end) or by being dropped.
 ///
 /// A span belongs to one task at a time: it is `Send` but not `Sync`, and its
