@@ -3,8 +3,9 @@
 //! fills. Screenshots of each view go to `target/dashboard-screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
-//! them). Without them the test fails, saying so; set
-//! `TRACELITE_SKIP_BROWSER_TESTS=1` to skip it on a machine that has none.
+//! them and sets `TRACELITE_REQUIRE_EXTERNAL_TOOLS=1`, which makes their
+//! absence a failure). Elsewhere a machine without them skips the test with
+//! a note; `TRACELITE_SKIP_BROWSER_TESTS=1` skips it always.
 #![cfg(feature = "dashboard")]
 
 use std::net::SocketAddr;
@@ -186,11 +187,17 @@ async fn the_dashboard_in_headless_chromium() {
         return;
     }
     for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
-        assert!(
-            std::path::Path::new(tool).exists(),
-            "{tool} is missing: install Debian's chromium and chromium-driver (as .ci/run does), \
-             or set TRACELITE_SKIP_BROWSER_TESTS=1"
-        );
+        if !std::path::Path::new(tool).exists() {
+            let msg = format!(
+                "{tool} is missing: install Debian's chromium and chromium-driver (as .ci/run does)"
+            );
+            assert!(
+                std::env::var_os("TRACELITE_REQUIRE_EXTERNAL_TOOLS").is_none(),
+                "{msg}"
+            );
+            eprintln!("skipped the browser test: {msg}");
+            return;
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("t.db")).unwrap();

@@ -298,12 +298,20 @@ fn python() -> Option<std::path::PathBuf> {
         .unwrap_or_else(|| {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
         });
-    assert!(
-        path.exists(),
-        "{} is missing: run .ci/run (it makes the virtualenv with the OpenTelemetry Python SDK), \
-         point TRACELITE_PYTHON at a python that has it, or set TRACELITE_SKIP_INTEROP_TESTS=1",
-        path.display()
-    );
+    if !path.exists() {
+        let msg = format!(
+            "{} is missing: run .ci/run (it makes the virtualenv with the OpenTelemetry Python \
+             SDK) or point TRACELITE_PYTHON at a python that has it",
+            path.display()
+        );
+        // CI requires the peer; elsewhere its absence skips with a note.
+        assert!(
+            std::env::var_os("TRACELITE_REQUIRE_EXTERNAL_TOOLS").is_none(),
+            "{msg}"
+        );
+        eprintln!("skipped the interop test: {msg}");
+        return None;
+    }
     Some(path)
 }
 
