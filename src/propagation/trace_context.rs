@@ -131,18 +131,43 @@ pub(crate) fn format_traceparent(span: &SpanContext) -> String {
     String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
-/// Parses lowercase hex digits into an integer.
-fn hex(digits: &[u8]) -> Option<u128> {
-    let mut value: u128 = 0;
-    for &b in digits {
-        let nibble = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => return None,
-        };
-        value = (value << 4) | u128::from(nibble);
+/// The value of each lowercase hex digit; 0xff for every other byte.
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-    Some(value)
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Up to 16 lowercase hex digits: a table lookup per digit and no branch
+/// until the end (an invalid digit sets high bits in `bad`).
+#[inline]
+fn hex64(digits: &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    let mut bad = 0u8;
+    for &b in digits {
+        let nibble = HEX_VALUE[usize::from(b)];
+        bad |= nibble;
+        value = (value << 4) | u64::from(nibble & 0x0f);
+    }
+    (bad < 16).then_some(value)
+}
+
+/// Parses up to 32 lowercase hex digits into an integer.
+fn hex(digits: &[u8]) -> Option<u128> {
+    if digits.len() <= 16 {
+        return hex64(digits).map(u128::from);
+    }
+    let (high, low) = digits.split_at(digits.len() - 16);
+    Some((u128::from(hex64(high)?) << 64) | u128::from(hex64(low)?))
 }
 
 /// Parses one `traceparent` value per W3C Trace Context.
