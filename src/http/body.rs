@@ -6,7 +6,7 @@ use std::task::{Context as TaskContext, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::trace::{KeyValue, Span, Status};
+use crate::trace::Span;
 
 pin_project! {
     /// The body of a traced response: passes every frame through and ends
@@ -52,13 +52,8 @@ where
             }
             Poll::Ready(Some(Err(e))) => {
                 if let Some(span) = this.span.take() {
-                    span.set_attribute("error.type", "body");
-                    span.add_event(
-                        "exception",
-                        [KeyValue::new("exception.message", e.to_string())],
-                    );
-                    span.set_status(Status::error(format!("response body failed: {e}")));
-                    span.end();
+                    let description = format!("response body failed: {e}");
+                    super::semconv::end_failed(span, "body", e.to_string(), description);
                 }
             }
             Poll::Ready(Some(Ok(_))) => {

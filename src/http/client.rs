@@ -12,9 +12,8 @@ use tower::{Layer, Service};
 
 use super::body::TracedBody;
 use super::semconv;
-use super::server::short_type_name;
 use crate::propagation::{text_map_propagator, TextMapPropagator};
-use crate::trace::{Context, KeyValue, Span, SpanKind, Status, Tracer};
+use crate::trace::{Context, KeyValue, Span, SpanKind, Tracer};
 
 #[derive(Clone)]
 struct ClientConfig {
@@ -89,10 +88,7 @@ impl ClientLayer {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Arc::make_mut(&mut self.config).request_headers = names
-            .into_iter()
-            .map(|n| n.as_ref().to_ascii_lowercase())
-            .collect();
+        Arc::make_mut(&mut self.config).request_headers = semconv::lowercase(names);
         self
     }
 
@@ -102,10 +98,7 @@ impl ClientLayer {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Arc::make_mut(&mut self.config).response_headers = names
-            .into_iter()
-            .map(|n| n.as_ref().to_ascii_lowercase())
-            .collect();
+        Arc::make_mut(&mut self.config).response_headers = semconv::lowercase(names);
         self
     }
 }
@@ -213,11 +206,8 @@ where
             Ok(response) => {
                 if let Some(span) = &span {
                     let status = response.status();
-                    span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
-                    if status.is_client_error() || status.is_server_error() {
-                        span.set_attribute("error.type", status.as_str().to_string());
-                        span.set_status(Status::error(format!("HTTP {status}")));
-                    }
+                    let failed = status.is_client_error() || status.is_server_error();
+                    semconv::record_status(span, status, failed);
                     semconv::record_headers(
                         span,
                         "http.response.header",
@@ -229,13 +219,8 @@ where
             }
             Err(error) => {
                 if let Some(span) = span {
-                    span.set_attribute("error.type", short_type_name::<E>());
-                    span.add_event(
-                        "exception",
-                        [KeyValue::new("exception.message", error.to_string())],
-                    );
-                    span.set_status(Status::error(error.to_string()));
-                    span.end();
+                    let message = error.to_string();
+                    semconv::end_failed(span, std::any::type_name::<E>(), message.clone(), message);
                 }
                 Poll::Ready(Err(error))
             }

@@ -3,7 +3,7 @@
 
 use http::{HeaderMap, Method, Uri, Version};
 
-use crate::trace::{KeyValue, Span, Value};
+use crate::trace::{KeyValue, Span, Status, Value};
 
 /// The method as the conventions want it: the nine standard methods as
 /// they are, anything else `_OTHER` (with the original kept separately).
@@ -84,6 +84,42 @@ pub(crate) fn record_headers(span: &Span, prefix: &str, allowed: &[String], head
             span.set_attribute(format!("{prefix}.{name}"), Value::from(values));
         }
     }
+}
+
+/// Header names as recorded: lowercase.
+pub(crate) fn lowercase<I, S>(names: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    names
+        .into_iter()
+        .map(|n| n.as_ref().to_ascii_lowercase())
+        .collect()
+}
+
+/// The response status: `http.response.status_code`, and when `failed`,
+/// `error.type` (the code) and status Error.
+pub(crate) fn record_status(span: &Span, status: http::StatusCode, failed: bool) {
+    span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+    if failed {
+        span.set_attribute("error.type", status.as_str().to_string());
+        span.set_status(Status::error(format!("HTTP {status}")));
+    }
+}
+
+/// Ends `span` as failed: `error.type`, an `exception` event, status Error
+/// with `description`.
+pub(crate) fn end_failed(
+    span: Span,
+    error_type: &'static str,
+    message: String,
+    description: String,
+) {
+    span.set_attribute("error.type", error_type);
+    span.add_event("exception", [KeyValue::new("exception.message", message)]);
+    span.set_status(Status::error(description));
+    span.end();
 }
 
 /// The attributes of a request common to servers and clients.

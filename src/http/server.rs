@@ -16,7 +16,7 @@ use tower::{Layer, Service};
 use super::body::TracedBody;
 use super::semconv;
 use crate::propagation::{extract_from_headers, TextMapPropagator};
-use crate::trace::{KeyValue, Span, SpanKind, Status, Tracer};
+use crate::trace::{KeyValue, Span, SpanKind, Tracer};
 
 type NameFn = dyn Fn(&Parts, Option<&str>) -> String + Send + Sync;
 type FilterFn = dyn Fn(&Parts) -> bool + Send + Sync;
@@ -153,7 +153,7 @@ impl ServerLayer {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.config().request_headers = lowercase(names);
+        self.config().request_headers = semconv::lowercase(names);
         self
     }
 
@@ -163,7 +163,7 @@ impl ServerLayer {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.config().response_headers = lowercase(names);
+        self.config().response_headers = semconv::lowercase(names);
         self
     }
 
@@ -193,17 +193,6 @@ impl ServerLayer {
         self.config().propagator = Some(Arc::new(propagator));
         self
     }
-}
-
-fn lowercase<I, S>(names: I) -> Vec<String>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
-    names
-        .into_iter()
-        .map(|n| n.as_ref().to_ascii_lowercase())
-        .collect()
 }
 
 impl<S> Layer<S> for ServerLayer {
@@ -398,11 +387,7 @@ where
             Ok(mut response) => {
                 if let (Some(span), Some(config)) = (&span, this.config.as_ref()) {
                     let status = response.status();
-                    span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
-                    if status.is_server_error() {
-                        span.set_attribute("error.type", status.as_str().to_string());
-                        span.set_status(Status::error(format!("HTTP {status}")));
-                    }
+                    semconv::record_status(span, status, status.is_server_error());
                     semconv::record_headers(
                         span,
                         "http.response.header",
@@ -426,21 +411,11 @@ where
             }
             Err(error) => {
                 if let Some(span) = span {
-                    span.set_attribute("error.type", short_type_name::<E>());
-                    span.add_event(
-                        "exception",
-                        [KeyValue::new("exception.message", error.to_string())],
-                    );
-                    span.set_status(Status::error(error.to_string()));
-                    span.end();
+                    let message = error.to_string();
+                    semconv::end_failed(span, std::any::type_name::<E>(), message.clone(), message);
                 }
                 Poll::Ready(Err(error))
             }
         }
     }
-}
-
-/// The error type's name, for `error.type`.
-pub(crate) fn short_type_name<E>() -> &'static str {
-    std::any::type_name::<E>()
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::json::hex;
 use super::proto;
 use crate::trace::clock::unix_nanos;
 use crate::trace::trace_state::TraceState;
@@ -52,10 +53,6 @@ fn trace_state(s: &str) -> TraceState {
     } else {
         TraceState::from_header_unchecked(s.to_string())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An OTLP value as a TraceLite value (`None` for an empty `AnyValue`).

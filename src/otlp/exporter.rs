@@ -284,11 +284,8 @@ async fn send(
         let outcome = tokio::time::timeout(left, client.request(request)).await;
         let wait = match outcome {
             Err(_) => return Err(ExportError::Timeout(left)),
-            Ok(Err(e)) => {
-                // Connection errors: retry.
-                let _ = e;
-                None
-            }
+            // Connection errors: retry.
+            Ok(Err(_)) => None,
             Ok(Ok(response)) => {
                 let status = response.status();
                 let retry_after = response

@@ -80,13 +80,21 @@ fn i32_field(obj: &Map<String, Json>, camel: &str, snake: &str) -> R<i32> {
 /// A hex id (OTLP/JSON does not use base64 for ids); empty stays empty.
 fn id(obj: &Map<String, Json>, camel: &str, snake: &str) -> R<Vec<u8>> {
     let s = string(obj, camel, snake)?;
+    hex_decode(&s).ok_or_else(|| JsonError(format!("{camel} must be hex, not {s:?}")))
+}
+
+/// Hex digits (either case) to bytes; `None` for an odd length or a
+/// non-hex character.
+pub(super) fn hex_decode(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return err(format!("{camel} must be hex, not {s:?}"));
+        return None;
     }
-    Ok((0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
-        .collect())
+    Some(
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
+            .collect(),
+    )
 }
 
 fn any_value(v: &Json) -> R<proto::AnyValue> {
@@ -336,7 +344,8 @@ fn decode_request_carefully(body: &[u8]) -> R<proto::ExportTraceServiceRequest> 
     Ok(request)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Bytes as lowercase hex.
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -65,14 +65,8 @@ impl Int {
 
 fn hex<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     let s: Option<Cow<'de, str>> = Option::deserialize(d)?;
-    let s = s.unwrap_or_default();
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(de::Error::custom("an id must be hex"));
-    }
-    Ok((0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
-        .collect())
+    super::json::hex_decode(&s.unwrap_or_default())
+        .ok_or_else(|| de::Error::custom("an id must be hex"))
 }
 
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -53,10 +53,12 @@ struct OriginRow {
     resource: i64,
     scope: i64,
     service: Arc<str>,
+    /// The trace-set key of the service, computed once per origin.
+    service_key: i64,
 }
 
 /// What a batch adds to one trace.
-struct TraceUpdate<'b> {
+struct TraceUpdate {
     trace_id: TraceId,
     /// The row id, existing or reserved.
     id: i64,
@@ -71,7 +73,6 @@ struct TraceUpdate<'b> {
     services: Vec<Arc<str>>,
     /// Keys of the trace sets this batch puts the trace in.
     set_keys: HashSet<i64>,
-    _batch: std::marker::PhantomData<&'b ()>,
 }
 
 struct TraceRow {
@@ -155,7 +156,7 @@ impl Writer {
         }
 
         // Group by trace, in order of first appearance.
-        let mut updates: Vec<TraceUpdate<'_>> = Vec::new();
+        let mut updates: Vec<TraceUpdate> = Vec::new();
         let mut by_trace: HashMap<TraceId, usize> = HashMap::new();
         let mut next_id: i64 =
             tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM traces", [], |r| {
@@ -208,7 +209,6 @@ impl Writer {
                             earliest: None,
                             services: Vec::new(),
                             set_keys: HashSet::new(),
-                            _batch: std::marker::PhantomData,
                         });
                         by_trace.insert(trace_id, updates.len() - 1);
                         updates.len() - 1
@@ -331,7 +331,7 @@ impl Writer {
                     red.0 += 1;
                     red.1 += u64::from(status_code == 2);
                     red.2.add((end - start) as u64);
-                    update.set_keys.insert(service_hash(&origin.service));
+                    update.set_keys.insert(origin.service_key);
                     update
                         .set_keys
                         .insert(operation_hash(&origin.service, &span.name));
@@ -611,5 +611,6 @@ fn origin_row(
         resource: resource_id,
         scope: scope_id,
         service: Arc::from(resource.service_name()),
+        service_key: service_hash(resource.service_name()),
     })
 }

@@ -19,8 +19,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
+use hyper_util::rt::TokioExecutor;
 use tower::{Layer, ServiceExt};
 use tracelite::analysis::{red_metrics, service_map, RedOptions};
 use tracelite::http::{TraceClient, TraceLayer};
@@ -68,6 +67,7 @@ fn provider(store: &Store, service: &'static str) -> TracerProvider {
         .build()
 }
 
+/// Serves `service` on a free port of 127.0.0.1.
 async fn serve<S, B>(service: S) -> Result<SocketAddr, String>
 where
     S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
@@ -77,20 +77,9 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+    let listener = crate::serve::bind(([127, 0, 0, 1], 0).into(), None).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let service = TowerToHyperService::new(service.clone());
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    crate::serve::spawn_server(listener, service);
     Ok(addr)
 }
 

@@ -19,39 +19,26 @@ pub fn dashboard(store: Store, addr: SocketAddr, token: Option<String>) -> Resul
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            format!("cannot listen on {addr}: {e} (pass another --addr, e.g. 127.0.0.1:0)")
-        })?;
+        let listener = bind(addr, Some("--addr")).await?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         let mut dashboard = Dashboard::new(store);
         if let Some(token) = token {
             dashboard = dashboard.with_token(token);
         }
-        let service = dashboard.into_service();
+        let server = spawn_server(listener, dashboard.into_service());
         println!("dashboard on http://{local}/  (Ctrl-C to stop)");
-        let accept = async {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let service = TowerToHyperService::new(service.clone());
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        };
-        tokio::select! {
-            _ = accept => Ok(()),
-            _ = tokio::signal::ctrl_c() => Ok(()),
-        }
+        let _ = tokio::signal::ctrl_c().await;
+        server.abort();
+        Ok(())
     })
 }
 
 /// Accepts connections on `listener` and serves `service` on each, until
 /// the returned task is aborted.
-fn spawn_server<S, B>(listener: tokio::net::TcpListener, service: S) -> tokio::task::JoinHandle<()>
+pub(crate) fn spawn_server<S, B>(
+    listener: tokio::net::TcpListener,
+    service: S,
+) -> tokio::task::JoinHandle<()>
 where
     S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
         + Clone
@@ -66,6 +53,8 @@ where
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
+                // Out of file descriptors, say: wait rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             };
             let service = TowerToHyperService::new(service.clone());
@@ -78,10 +67,17 @@ where
     })
 }
 
-async fn bind(addr: SocketAddr, flag: &str) -> Result<tokio::net::TcpListener, String> {
+/// Binds `addr`; the error names the flag that chooses it, if any.
+pub(crate) async fn bind(
+    addr: SocketAddr,
+    flag: Option<&str>,
+) -> Result<tokio::net::TcpListener, String> {
     tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e} (pass another {flag})"))
+        .map_err(|e| match flag {
+            Some(flag) => format!("cannot listen on {addr}: {e} (pass another {flag})"),
+            None => format!("cannot listen on {addr}: {e}"),
+        })
 }
 
 /// `tracelite serve`: receiver, store and dashboard, until SIGINT/SIGTERM;
@@ -112,8 +108,8 @@ pub fn collector(
         store.start_retention(policy)
     });
     runtime.block_on(async {
-        let otlp_listener = bind(otlp_addr, "--otlp-addr").await?;
-        let ui_listener = bind(addr, "--addr").await?;
+        let otlp_listener = bind(otlp_addr, Some("--otlp-addr")).await?;
+        let ui_listener = bind(addr, Some("--addr")).await?;
         let otlp_local = otlp_listener.local_addr().map_err(|e| e.to_string())?;
         let ui_local = ui_listener.local_addr().map_err(|e| e.to_string())?;
         let mut dashboard = Dashboard::new(store.clone());
