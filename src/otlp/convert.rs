@@ -51,7 +51,7 @@ fn trace_state(s: &str) -> TraceState {
     if s.is_empty() || s.len() > MAX_TRACE_STATE || !s.is_ascii() {
         TraceState::default()
     } else {
-        TraceState::from_header_unchecked(s.to_string())
+        TraceState::from_header_unchecked(s)
     }
 }
 

@@ -8,8 +8,9 @@ use crate::trace::baggage::{
 };
 use crate::trace::{Baggage, Context};
 
-const BAGGAGE: &str = "baggage";
-const FIELDS: [&str; 1] = [BAGGAGE];
+use super::names::BAGGAGE;
+
+const FIELDS: [&str; 1] = ["baggage"];
 
 /// Propagates [`Baggage`] with the W3C `baggage` header.
 ///

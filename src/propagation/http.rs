@@ -28,8 +28,21 @@ const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 
-/// The W3C header names, prebuilt so lookups skip parsing the name.
+/// The W3C header names, prebuilt so lookups skip parsing the name. Our
+/// propagators pass the very statics of `names`, recognised by address
+/// without comparing bytes.
+#[inline]
 fn known_name(key: &str) -> Option<HeaderName> {
+    use super::names;
+    if std::ptr::eq(key, names::TRACEPARENT) {
+        return Some(TRACEPARENT);
+    }
+    if std::ptr::eq(key, names::TRACESTATE) {
+        return Some(TRACESTATE);
+    }
+    if std::ptr::eq(key, names::BAGGAGE) {
+        return Some(BAGGAGE);
+    }
     match key {
         "traceparent" => Some(TRACEPARENT),
         "tracestate" => Some(TRACESTATE),

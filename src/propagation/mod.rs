@@ -125,6 +125,15 @@ pub fn extract(extractor: &dyn Extractor) -> Context {
 }
 
 /// Trims HTTP optional whitespace (spaces and tabs) from both ends.
+/// The W3C header names as statics: the propagators pass these very
+/// strings to carriers, so a carrier can recognise them by address before
+/// comparing bytes.
+pub(crate) mod names {
+    pub(crate) static TRACEPARENT: &str = "traceparent";
+    pub(crate) static TRACESTATE: &str = "tracestate";
+    pub(crate) static BAGGAGE: &str = "baggage";
+}
+
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;

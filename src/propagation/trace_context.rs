@@ -4,9 +4,9 @@ use super::{trim_ows, Extractor, Injector, TextMapPropagator};
 use crate::trace::trace_state::{is_valid_key_bytes, is_valid_value_bytes, MAX_MEMBERS};
 use crate::trace::{Context, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
-const TRACEPARENT: &str = "traceparent";
-const TRACESTATE: &str = "tracestate";
-const FIELDS: [&str; 2] = [TRACEPARENT, TRACESTATE];
+use super::names::{TRACEPARENT, TRACESTATE};
+
+const FIELDS: [&str; 2] = ["traceparent", "tracestate"];
 
 /// The length of a version `00` traceparent.
 const TRACEPARENT_LEN: usize = 55;
@@ -109,26 +109,41 @@ fn extract_span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
 /// Formats `00-{trace id}-{span id}-{flags}` without the formatting
 /// machinery (this runs for every outgoing request).
 pub(crate) fn format_traceparent(span: &SpanContext) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; TRACEPARENT_LEN];
     out[..3].copy_from_slice(b"00-");
     let trace = span.trace_id().to_u128();
-    for (i, byte) in out[3..35].iter_mut().enumerate() {
-        *byte = HEX[((trace >> (124 - 4 * i)) & 0xf) as usize];
-    }
+    out[3..19].copy_from_slice(&hex16((trace >> 64) as u64));
+    out[19..35].copy_from_slice(&hex16(trace as u64));
     out[35] = b'-';
-    let id = span.span_id().to_u64();
-    for (i, byte) in out[36..52].iter_mut().enumerate() {
-        *byte = HEX[((id >> (60 - 4 * i)) & 0xf) as usize];
-    }
+    out[36..52].copy_from_slice(&hex16(span.span_id().to_u64()));
     out[52] = b'-';
     // Version 00 defines sampled and random; the others are reserved and
     // "vendors MUST set those to zero" when they send a traceparent.
     let flags = span.trace_flags().bits() & 0x03;
-    out[53] = HEX[usize::from(flags >> 4)];
-    out[54] = HEX[usize::from(flags & 0xf)];
+    out[53] = b'0';
+    out[54] = b'0' + flags;
     // Only ASCII was written.
     String::from_utf8(out.to_vec()).unwrap_or_default()
+}
+
+/// The 16 lowercase hex digits of `x`, most significant first, computed a
+/// word at a time: each nibble spread into its own byte, then turned into
+/// `0`-`9` or `a`-`f` with arithmetic instead of a lookup per digit.
+#[inline]
+fn hex16(x: u64) -> [u8; 16] {
+    let spread = |x: u32| -> u64 {
+        let x = u64::from(x);
+        let x = ((x & 0xffff_0000) << 16) | (x & 0xffff);
+        let x = ((x & 0x0000_ff00_0000_ff00) << 8) | (x & 0x0000_00ff_0000_00ff);
+        let x = ((x & 0x00f0_00f0_00f0_00f0) << 4) | (x & 0x000f_000f_000f_000f);
+        // 1 in each byte whose nibble is 10 or more.
+        let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+        x + 0x3030_3030_3030_3030 + letters * u64::from(b'a' - b'0' - 10)
+    };
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&spread((x >> 32) as u32).to_be_bytes());
+    out[8..].copy_from_slice(&spread(x as u32).to_be_bytes());
+    out
 }
 
 /// The value of each lowercase hex digit; 0xff for every other byte.
@@ -202,23 +217,153 @@ pub(crate) fn parse_traceparent(raw: &[u8]) -> Option<(TraceId, SpanId, TraceFla
 
 /// Combines every `tracestate` header in order and parses the list. Any
 /// invalid member, duplicated key, or more than 32 members drops it all.
+///
+/// The common case, one header already in normal form, is validated in one
+/// pass and kept as received; anything else is normalised member by member.
 fn extract_trace_state(extractor: &dyn Extractor) -> TraceState {
+    let mut single: Option<TraceState> = None;
     let mut header: Vec<u8> = Vec::new();
     let mut keys = [(0u16, 0u16); MAX_MEMBERS];
     let mut members = 0;
     let mut valid = true;
     let mut seen_bytes = 0usize;
+    let mut headers = 0usize;
     extractor.get_all(TRACESTATE, &mut |value| {
+        headers += 1;
         seen_bytes += value.len();
         if !valid || seen_bytes > MAX_TRACESTATE_BYTES {
             valid = false;
             return;
         }
-        valid = parse_tracestate_into(value, &mut header, &mut keys, &mut members);
+        if headers == 1 {
+            if let Some(normal) = normal_tracestate(value) {
+                single = Some(TraceState::from_header_unchecked(normal));
+                return;
+            }
+        } else if let Some(first) = single.take() {
+            // A second header: the first joins the general path.
+            valid = parse_tracestate_into(
+                first.as_header().as_bytes(),
+                &mut header,
+                &mut keys,
+                &mut members,
+            );
+        }
+        valid = valid && parse_tracestate_into(value, &mut header, &mut keys, &mut members);
     });
-    match String::from_utf8(header) {
-        Ok(header) if valid => TraceState::from_header_unchecked(header),
-        _ => TraceState::default(),
+    if !valid {
+        return TraceState::default();
+    }
+    if let Some(state) = single {
+        return state;
+    }
+    match std::str::from_utf8(&header) {
+        Ok(header) => TraceState::from_header_unchecked(header),
+        Err(_) => TraceState::default(),
+    }
+}
+
+/// Byte classes for [`normal_tracestate`].
+const KEY: u8 = 1;
+const VALUE: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0x20;
+    while c <= 0x7e {
+        if c != b',' as usize && c != b'=' as usize {
+            table[c] = VALUE;
+        }
+        c += 1;
+    }
+    let mut c = b'a' as usize;
+    while c <= b'z' as usize {
+        table[c] |= KEY;
+        c += 1;
+    }
+    let mut c = b'0' as usize;
+    while c <= b'9' as usize {
+        table[c] |= KEY;
+        c += 1;
+    }
+    table[b'_' as usize] |= KEY;
+    table[b'-' as usize] |= KEY;
+    table[b'*' as usize] |= KEY;
+    table[b'/' as usize] |= KEY;
+    table
+};
+
+/// The header as a `str` when it is a valid tracestate already in normal
+/// form (`k=v` members joined by single commas, no whitespace around them,
+/// none empty, no duplicate keys, at most 32): one pass, no copy. `None`
+/// means "not both", and the general path decides.
+fn normal_tracestate(header: &[u8]) -> Option<&str> {
+    let n = header.len();
+    let mut keys = [(0usize, 0usize); MAX_MEMBERS];
+    let mut members = 0;
+    let mut i = 0;
+    loop {
+        if members == MAX_MEMBERS {
+            return None;
+        }
+        let key_start = i;
+        let mut at = None;
+        while i < n {
+            let c = header[i];
+            if CLASS[usize::from(c)] & KEY != 0 {
+                i += 1;
+            } else if c == b'@' && at.is_none() {
+                at = Some(i);
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if i == n || header[i] != b'=' || !is_valid_key_shape(&header[key_start..i], at, key_start)
+        {
+            return None;
+        }
+        let key = &header[key_start..i];
+        if keys[..members].iter().any(|&(s, e)| &header[s..e] == key) {
+            return None;
+        }
+        keys[members] = (key_start, i);
+        members += 1;
+        i += 1;
+        let value_start = i;
+        while i < n && CLASS[usize::from(header[i])] & VALUE != 0 {
+            i += 1;
+        }
+        let value = &header[value_start..i];
+        if value.is_empty() || value.len() > 256 || value[value.len() - 1] == b' ' {
+            return None;
+        }
+        if i == n {
+            // Only ASCII was accepted.
+            return std::str::from_utf8(header).ok();
+        }
+        // The next byte is not a value byte: only a comma followed by the
+        // next key keeps the header normal.
+        if header[i] != b',' || i + 1 == n {
+            return None;
+        }
+        i += 1;
+    }
+}
+
+/// The length and first-character rules of a key whose characters are
+/// already known to be key characters (with at most one `@`, at `at`).
+fn is_valid_key_shape(key: &[u8], at: Option<usize>, offset: usize) -> bool {
+    match at {
+        None => !key.is_empty() && key.len() <= 256 && key[0].is_ascii_lowercase(),
+        Some(at) => {
+            let (tenant, system) = (&key[..at - offset], &key[at - offset + 1..]);
+            !tenant.is_empty()
+                && tenant.len() <= 241
+                && (tenant[0].is_ascii_lowercase() || tenant[0].is_ascii_digit())
+                && !system.is_empty()
+                && system.len() <= 14
+                && system[0].is_ascii_lowercase()
+        }
     }
 }
 
@@ -522,5 +667,88 @@ mod tests {
         let mut none = std::collections::HashMap::new();
         TraceContextPropagator.inject_context(&Context::new(), &mut none);
         assert!(none.is_empty());
+    }
+
+    /// The general path alone: what the fast path must agree with.
+    fn general(value: &[u8]) -> Option<String> {
+        let mut header = Vec::new();
+        let mut keys = [(0u16, 0u16); MAX_MEMBERS];
+        let mut members = 0;
+        parse_tracestate_into(value, &mut header, &mut keys, &mut members)
+            .then(|| String::from_utf8(header).unwrap())
+    }
+
+    #[test]
+    fn normal_form_fast_path_cases() {
+        for ok in ["a=1", "foo=1,bar=2", "t@s=v v", "k= v", "0t@s=1"] {
+            assert_eq!(normal_tracestate(ok.as_bytes()), Some(ok), "{ok}");
+        }
+        // Valid but not in normal form, or invalid: the general path decides.
+        for other in [
+            "", " a=1", "a=1 ", "a=1,", ",a=1", "a=1,,b=2", "a=1, b=2", "a=1,a=2", "A=1", "a=",
+            "a=1 ", "a@b@c=1", "@a=1", "a@=1", "a=b=c", "a",
+        ] {
+            assert_eq!(normal_tracestate(other.as_bytes()), None, "{other:?}");
+        }
+        let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(normal_tracestate(many.join(",").as_bytes()), None);
+        assert!(normal_tracestate(many[..32].join(",").as_bytes()).is_some());
+    }
+
+    #[test]
+    fn hex16_matches_the_formatter() {
+        for x in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0xabcdef,
+            u64::MAX,
+            0x0123_4567_89ab_cdef,
+        ] {
+            assert_eq!(&hex16(x)[..], format!("{x:016x}").as_bytes(), "{x:#x}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hex16_matches_the_formatter_everywhere(x: u64) {
+            let want = format!("{x:016x}");
+            proptest::prop_assert_eq!(&hex16(x)[..], want.as_bytes());
+        }
+
+        /// Whatever the header, the one-pass path accepts only what the
+        /// general path accepts, unchanged.
+        #[test]
+        fn normal_form_fast_path_agrees(value in "[a-c0-2@=, \\t*/_A.-]{0,40}") {
+            if let Some(fast) = normal_tracestate(value.as_bytes()) {
+                proptest::prop_assert_eq!(Some(fast.to_string()), general(value.as_bytes()));
+                proptest::prop_assert_eq!(fast, value.as_str());
+            }
+        }
+
+        /// The same on headers built from members, most of them valid.
+        #[test]
+        fn fast_path_agrees_on_member_lists(
+            members in proptest::collection::vec("(a|b|c1|0a@b|a@bb|A|a b)=(1| 2|x y|3 |=|)", 0..6),
+            sep in "(,|, |,,| ,)",
+        ) {
+            let value = members.join(&sep);
+            let want = general(value.as_bytes());
+            if let Some(fast) = normal_tracestate(value.as_bytes()) {
+                proptest::prop_assert_eq!(Some(fast.to_string()), want.clone());
+            }
+            proptest::prop_assert_eq!(state(&[&value]).header(), want.unwrap_or_default());
+        }
+
+        /// Extraction of one header gives what the general path gives.
+        #[test]
+        fn extraction_matches_the_general_path(value in "[a-c0-2@=, \\t*/_A.-]{0,40}") {
+            let got = state(&[&value]);
+            let want = general(value.as_bytes()).unwrap_or_default();
+            proptest::prop_assert_eq!(got.header(), want);
+        }
     }
 }

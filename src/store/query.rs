@@ -666,7 +666,7 @@ fn read_trace(conn: &Connection, trace_id: TraceId) -> Result<Vec<StoredSpan>, S
                 SpanId::from_u64(r.get::<_, i64>(2)? as u64),
                 TraceFlags::new(r.get::<_, i64>(3)? as u8),
                 true,
-                TraceState::from_header_unchecked(state),
+                TraceState::from_header_unchecked(&state),
             ),
             attributes: parse_attributes(&attributes),
             dropped_attributes_count: r.get(6)?,

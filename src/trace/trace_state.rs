@@ -33,8 +33,9 @@ pub const MAX_MEMBERS: usize = 32;
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 /// The validated header itself (`k=v,k2=v2`): extraction builds it in one
-/// allocation and injection copies it as is.
-pub struct TraceState(Option<Arc<String>>);
+/// allocation (none of its own when the received header is already in
+/// normal form) and injection copies it as is.
+pub struct TraceState(Option<Arc<str>>);
 
 /// Why a key, value or list is not acceptable in a `tracestate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,16 +147,16 @@ impl TraceState {
             }
             push_member(&mut header, &k, &v);
         }
-        Ok(TraceState::from_header_unchecked(header))
+        Ok(TraceState::from_header_unchecked(&header))
     }
 
     /// A list from a header already validated member by member (no
     /// duplicates, at most 32 members, no empty members or whitespace).
-    pub(crate) fn from_header_unchecked(header: String) -> TraceState {
+    pub(crate) fn from_header_unchecked(header: &str) -> TraceState {
         if header.is_empty() {
             TraceState(None)
         } else {
-            TraceState(Some(Arc::new(header)))
+            TraceState(Some(Arc::from(header)))
         }
     }
 
@@ -194,7 +195,7 @@ impl TraceState {
         for (k, v) in others {
             push_member(&mut header, k, v);
         }
-        Ok(TraceState::from_header_unchecked(header))
+        Ok(TraceState::from_header_unchecked(&header))
     }
 
     /// A new list without `key` (the same list when `key` is absent).
@@ -206,7 +207,7 @@ impl TraceState {
         for (k, v) in self.iter().filter(|(k, _)| *k != key) {
             push_member(&mut header, k, v);
         }
-        TraceState::from_header_unchecked(header)
+        TraceState::from_header_unchecked(&header)
     }
 
     /// The members in order, most recent first.
@@ -234,7 +235,7 @@ impl TraceState {
 
     /// The `tracestate` header value, borrowed.
     pub fn as_header(&self) -> &str {
-        self.0.as_deref().map_or("", String::as_str)
+        self.0.as_deref().unwrap_or("")
     }
 }
 
