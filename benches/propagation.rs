@@ -32,6 +32,35 @@ fn propagation(c: &mut Criterion) {
         b.iter(|| black_box(propagator.extract(black_box(&incoming))))
     });
 
+    // The same two headers among a browser request's usual others.
+    let mut typical = HeaderMap::new();
+    for (name, value) in [
+        ("host", "api.example.com"),
+        (
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0",
+        ),
+        ("accept", "application/json"),
+        ("accept-language", "en-GB,en;q=0.5"),
+        ("accept-encoding", "gzip, deflate, br, zstd"),
+        ("content-type", "application/json"),
+        ("content-length", "42"),
+        ("origin", "https://app.example.com"),
+        ("connection", "keep-alive"),
+        ("cookie", "session=5a1e3c9b7d2f4e6a"),
+        (
+            "authorization",
+            "Bearer eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo",
+        ),
+        ("x-request-id", "7f3c2a1e-9b8d-4c6e-a5f2-1d0e3b4c5a69"),
+    ] {
+        typical.insert(name, HeaderValue::from_static(value));
+    }
+    typical.extend(incoming.clone());
+    g.bench_function("extract_traceparent_tracestate3_among_14_headers", |b| {
+        b.iter(|| black_box(propagator.extract(black_box(&typical))))
+    });
+
     let cx = propagator.extract(&incoming);
     let mut outgoing = HeaderMap::with_capacity(4);
     g.bench_function("inject_traceparent_tracestate3", |b| {

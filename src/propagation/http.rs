@@ -24,6 +24,10 @@ impl Injector for HeaderMap {
     }
 }
 
+/// Up to this many header values, the W3C headers are found by a scan
+/// instead of a hashed lookup.
+const LINEAR_SCAN_MAX: usize = 24;
+
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
@@ -57,12 +61,25 @@ impl Extractor for HeaderMap {
     }
 
     fn get_all(&self, key: &str, each: &mut dyn FnMut(&[u8])) {
-        let values = match known_name(key) {
-            Some(name) => HeaderMap::get_all(self, name),
-            None => HeaderMap::get_all(self, key),
+        let Some(name) = known_name(key) else {
+            for value in HeaderMap::get_all(self, key) {
+                each(value.as_bytes());
+            }
+            return;
         };
-        for value in values {
-            each(value.as_bytes());
+        if self.len() <= LINEAR_SCAN_MAX {
+            // A request's usual dozen headers: comparing names (lengths
+            // first) is cheaper than hashing the name for the lookup. The
+            // map yields each name's values in order, as `get_all` does.
+            for (n, value) in self.iter() {
+                if n.as_str().len() == name.as_str().len() && *n == name {
+                    each(value.as_bytes());
+                }
+            }
+        } else {
+            for value in HeaderMap::get_all(self, name) {
+                each(value.as_bytes());
+            }
         }
     }
 
@@ -124,5 +141,37 @@ mod tests {
         assert!(!cx.has_active_span());
         assert_eq!(cx.baggage().get("ok"), Some("1"));
         assert_eq!(cx.baggage().len(), 1);
+    }
+
+    /// Small maps are scanned, large ones looked up: the same values in the
+    /// same order either way.
+    #[test]
+    fn scanned_and_looked_up_maps_agree() {
+        for others in [0usize, 5, 40] {
+            let mut h = HeaderMap::new();
+            for i in 0..others {
+                h.insert(
+                    HeaderName::from_bytes(format!("x-other-{i}").as_bytes()).unwrap(),
+                    HeaderValue::from_static("v"),
+                );
+            }
+            h.append("tracestate", HeaderValue::from_static("a=1"));
+            h.insert(
+                "traceparent",
+                HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+            );
+            h.append("tracestate", HeaderValue::from_static("b=2,c=3"));
+            h.append("TraceState", HeaderValue::from_static("d=4"));
+            let cx = TraceContextPropagator.extract(&h);
+            assert!(cx.has_active_span(), "{others} other headers");
+            assert_eq!(
+                cx.span_context().trace_state().header(),
+                "a=1,b=2,c=3,d=4",
+                "{others} other headers"
+            );
+            let mut seen = Vec::new();
+            Extractor::get_all(&h, "tracestate", &mut |v| seen.push(v.to_vec()));
+            assert_eq!(seen.len(), 3);
+        }
     }
 }
