@@ -529,7 +529,8 @@ impl<E: SpanExporter> Worker<E> {
             backoff *= 2;
             attempt += 1;
         };
-        batch.clear();
+        // The attribute vectors go back to the threads that make spans.
+        crate::trace::recycle::recycle_batch(batch);
         match &result {
             Ok(()) => {
                 self.stats.0.exported.fetch_add(count, Ordering::Relaxed);

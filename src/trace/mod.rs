@@ -13,6 +13,7 @@ pub(crate) mod id;
 mod limits;
 mod processor;
 mod provider;
+pub(crate) mod recycle;
 pub(crate) mod resource;
 mod sampler;
 mod scope;

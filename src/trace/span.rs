@@ -86,7 +86,7 @@ impl Recording {
             parent_span_id,
             parent_is_remote,
             start_time,
-            attributes: Vec::new(),
+            attributes: super::recycle::attributes(),
             dropped_attributes_count: 0,
             events: Vec::new(),
             dropped_events_count: 0,
@@ -96,6 +96,7 @@ impl Recording {
         }
     }
 
+    #[inline(always)]
     fn provider(&self) -> &super::provider::ProviderInner {
         self.origin
             .provider
@@ -103,6 +104,7 @@ impl Recording {
             .expect("a live span always has a provider")
     }
 
+    #[inline(always)]
     fn limits(&self) -> &SpanLimits {
         &self.provider().limits
     }
@@ -126,15 +128,16 @@ impl Recording {
             for kv in attributes.into_iter().chain(from_sampler) {
                 self.push_attribute(kv.key, kv.value);
             }
-        } else {
-            self.attributes = attributes;
+        } else if !attributes.is_empty() {
+            let spare = std::mem::replace(&mut self.attributes, attributes);
+            super::recycle::put_back(spare);
         }
         for link in links {
             self.push_link(link);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_attribute(&mut self, key: Key, value: Value) {
         let limits = self.limits();
         let (max, max_len) = (limits.max_attributes, limits.max_attribute_value_length);
@@ -221,15 +224,16 @@ fn push_limited(
     max: u32,
     max_len: Option<u32>,
     key: Key,
-    mut value: Value,
+    value: Value,
 ) {
-    if let Some(n) = max_len {
-        value.truncate_strings(n as usize);
-    }
-    // Push first, then look for an earlier entry with the same key: the pair
-    // is written straight into its slot instead of being moved twice.
+    // Push first, then cut and look for an earlier entry with the same key:
+    // the pair is written straight into its slot instead of being moved
+    // through the stack (a store-forwarding stall per attribute).
     list.push(KeyValue { key, value });
     let last = list.len() - 1;
+    if let Some(n) = max_len {
+        list[last].value.truncate_strings(n as usize);
+    }
     let (earlier, pushed) = list.split_at_mut(last);
     if let Some(existing) = earlier.iter_mut().find(|e| e.key == pushed[0].key) {
         std::mem::swap(&mut existing.value, &mut pushed[0].value);
@@ -322,9 +326,17 @@ impl Span {
     }
 
     /// Sets an attribute; a key that is already set gets the new value.
-    #[inline]
+    #[inline(always)]
     pub fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
-        self.with_record(|r| r.push_attribute(key.into(), value.into()));
+        // Written out rather than through `with_record`: the key and value
+        // are then built straight into the attribute list (through a
+        // closure they are built on the stack and reloaded, a
+        // store-forwarding stall for each attribute).
+        if let Ok(mut record) = self.record.try_borrow_mut() {
+            if let Some(record) = record.as_mut() {
+                record.push_attribute(key.into(), value.into());
+            }
+        }
     }
 
     /// Sets several attributes.
@@ -359,7 +371,8 @@ impl Span {
                         .all(|(i, a)| attributes[..i].iter().all(|b| b.key != a.key)),
                     "set_distinct_attributes got a repeated key"
                 );
-                r.attributes = attributes;
+                let spare = std::mem::replace(&mut r.attributes, attributes);
+                super::recycle::put_back(spare);
             } else {
                 r.attributes.reserve(attributes.len());
                 for kv in attributes {
