@@ -37,9 +37,50 @@ pub struct BatchStats(Arc<Counters>);
 struct Counters {
     queued: AtomicU64,
     exported: AtomicU64,
-    dropped: AtomicU64,
+    /// Counted by the application threads, when they are busiest: striped
+    /// so that threads dropping at once do not fight over one cache line.
+    dropped: Striped,
     failed: AtomicU64,
     last_drop_warning_ms: AtomicU64,
+}
+
+/// Stripes of a counter that many threads increment.
+const STRIPES: usize = 8;
+
+/// A counter split over cache lines; each thread adds to its own stripe and
+/// reads sum them.
+#[derive(Default)]
+struct Striped([Padded; STRIPES]);
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+thread_local! {
+    /// This thread's stripe.
+    static STRIPE: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+    };
+    /// Spans this thread dropped, to look at the clock for the warning only
+    /// on the first and then every [`WARNING_CHECK_EVERY`]th.
+    static DROPPED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A thread checks whether a "spans dropped" warning is due on its first
+/// dropped span and then once per this many.
+const WARNING_CHECK_EVERY: u64 = 1024;
+
+impl Striped {
+    #[inline]
+    fn add(&self, n: u64) {
+        let i = STRIPE.try_with(|s| *s).unwrap_or(0);
+        self.0[i].0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sum(&self) -> u64 {
+        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
+    }
 }
 
 impl BatchStats {
@@ -57,7 +98,7 @@ impl BatchStats {
     /// Spans dropped because the queue was full (the application never
     /// waits for the exporter).
     pub fn dropped(&self) -> u64 {
-        self.0.dropped.load(Ordering::Relaxed)
+        self.0.dropped.sum()
     }
 
     /// Spans lost because the exporter failed (after retries, for transient
@@ -304,7 +345,7 @@ impl BatchSpanProcessor {
                 "span queue full ({} spans): {} spans dropped so far; the exporter is slower \
                  than the application (raise OTEL_BSP_MAX_QUEUE_SIZE or sample less)",
                 self.config.max_queue_size,
-                c.dropped.load(Ordering::Relaxed)
+                c.dropped.sum()
             ));
         }
     }
@@ -364,8 +405,19 @@ impl SpanProcessor for BatchSpanProcessor {
                 }
             }
             Err(TrySendError::Full(_)) => {
-                self.stats.0.dropped.fetch_add(1, Ordering::Relaxed);
-                self.warn_dropped();
+                // An overloaded application drops many spans: each costs a
+                // counter increment on the thread's own stripe, and the
+                // clock is read for the warning only now and then.
+                self.stats.0.dropped.add(1);
+                let here = DROPPED_HERE
+                    .try_with(|c| {
+                        c.set(c.get() + 1);
+                        c.get()
+                    })
+                    .unwrap_or(1);
+                if here % WARNING_CHECK_EVERY == 1 {
+                    self.warn_dropped();
+                }
             }
             Err(TrySendError::Disconnected(_)) => {
                 self.stats.0.failed.fetch_add(1, Ordering::Relaxed);
