@@ -493,6 +493,9 @@ impl Span {
             let provider = record.provider();
             // Nothing would see the record: skip building it.
             if provider.processors().is_empty() || provider.is_shutdown() {
+                // Keep the attribute vector for this thread's next span.
+                let mut record = record;
+                super::recycle::put_back(std::mem::take(&mut record.attributes));
                 return;
             }
             let end = time.unwrap_or_else(|| record.now());
