@@ -84,12 +84,12 @@ pub(crate) fn put_back(mut v: Vec<KeyValue>) {
     });
 }
 
-/// Empties `batch`, keeping its spans' attribute vectors for reuse; the
-/// rest of each span is dropped here.
-pub(crate) fn recycle_batch(batch: &mut Vec<SpanData>) {
+/// Drops `spans`, keeping their attribute vectors for reuse; the rest of
+/// each span is dropped here.
+pub(crate) fn recycle_batch(spans: impl ExactSizeIterator<Item = SpanData>) {
     let room = MAX_POOLED.saturating_sub(POOLED.load(Ordering::Relaxed));
-    let mut kept: Vec<Vec<KeyValue>> = Vec::with_capacity(batch.len().min(room));
-    for mut span in batch.drain(..) {
+    let mut kept: Vec<Vec<KeyValue>> = Vec::with_capacity(spans.len().min(room));
+    for mut span in spans {
         let mut v = std::mem::take(&mut span.attributes);
         drop(span);
         if kept.len() < room && v.capacity() != 0 && v.capacity() <= MAX_CAPACITY {

@@ -1,14 +1,17 @@
 //! The batch processor: spans leave the request path at once and are
 //! exported in batches by a worker thread.
 
+mod lanes;
+
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
+use self::lanes::{Lanes, Pushed};
 use super::SpanExporter;
 use crate::diagnostics;
 use crate::trace::{ExportError, SpanData, SpanProcessor};
@@ -216,7 +219,8 @@ enum Control {
 /// assert_eq!(stats.exported(), 1);
 /// ```
 pub struct BatchSpanProcessor {
-    sender: SyncSender<SpanData>,
+    /// The queue: a lane per thread (see `lanes.rs`).
+    lanes: Arc<Lanes>,
     /// Spans sent since the worker last started draining; the sender that
     /// makes it reach a batch wakes the worker (one wake-up a batch, not a
     /// span).
@@ -266,14 +270,14 @@ impl<E: SpanExporter> BatchSpanProcessorBuilder<E> {
     pub fn build(self) -> BatchSpanProcessor {
         let mut config = self.config;
         config.max_export_batch_size = config.max_export_batch_size.min(config.max_queue_size);
-        let (sender, receiver) = mpsc::sync_channel(config.max_queue_size);
+        let lanes = Arc::new(Lanes::new(config.max_queue_size));
         let control = Arc::new(Mutex::new(Vec::new()));
         let control_pending = Arc::new(AtomicBool::new(false));
         let unread = Arc::new(AtomicUsize::new(0));
         let stats = BatchStats::default();
         let worker = Worker {
             exporter: self.exporter,
-            receiver,
+            lanes: lanes.clone(),
             unread: unread.clone(),
             control: control.clone(),
             control_pending: control_pending.clone(),
@@ -286,7 +290,7 @@ impl<E: SpanExporter> BatchSpanProcessorBuilder<E> {
             .map_err(|e| diagnostics::warn(&format!("cannot start the batch export thread: {e}")))
             .ok();
         BatchSpanProcessor {
-            sender,
+            lanes,
             unread,
             thread: handle.as_ref().map(|h| h.thread().clone()),
             control,
@@ -385,8 +389,8 @@ impl SpanProcessor for BatchSpanProcessor {
         if !span.span_context.is_sampled() || self.is_shutdown.load(Ordering::Relaxed) {
             return;
         }
-        match self.sender.try_send(span) {
-            Ok(()) => {
+        match self.lanes.push(span) {
+            Pushed::Queued(_) => {
                 // Wake the worker about once a batch. The count is kept per
                 // thread and published in steps (shared by every batch
                 // processor of the thread: it is a hint; the schedule and
@@ -404,7 +408,7 @@ impl SpanProcessor for BatchSpanProcessor {
                     }
                 }
             }
-            Err(TrySendError::Full(_)) => {
+            Pushed::Full => {
                 // An overloaded application drops many spans: each costs a
                 // counter increment on the thread's own stripe, and the
                 // clock is read for the warning only now and then.
@@ -419,7 +423,7 @@ impl SpanProcessor for BatchSpanProcessor {
                     self.warn_dropped();
                 }
             }
-            Err(TrySendError::Disconnected(_)) => {
+            Pushed::Closed => {
                 self.stats.0.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -465,7 +469,7 @@ impl fmt::Debug for BatchSpanProcessor {
 
 struct Worker<E> {
     exporter: E,
-    receiver: Receiver<SpanData>,
+    lanes: Arc<Lanes>,
     unread: Arc<AtomicUsize>,
     control: Arc<Mutex<Vec<Control>>>,
     control_pending: Arc<AtomicBool>,
@@ -475,17 +479,19 @@ struct Worker<E> {
 
 impl<E: SpanExporter> Worker<E> {
     /// Sleeps until a batch is due (the schedule), a batch's worth of spans
-    /// has arrived, or a flush or shutdown asks; then drains the queue
-    /// without blocking and exports.
+    /// has arrived, or a flush or shutdown asks; then takes what the lanes
+    /// hold and exports.
     fn run(mut self) {
-        let mut batch: Vec<SpanData> = Vec::with_capacity(self.config.max_export_batch_size);
+        let mut pending: Vec<SpanData> = Vec::with_capacity(self.config.max_export_batch_size);
+        let mut spare: Vec<SpanData> = Vec::new();
         let mut deadline = Instant::now() + self.config.scheduled_delay;
         loop {
             if self.control_pending.swap(false, Ordering::AcqRel) {
                 let requests: Vec<Control> =
                     std::mem::take(&mut *self.control.lock().unwrap_or_else(|e| e.into_inner()));
                 for request in requests {
-                    let result = self.drain(&mut batch, true);
+                    let last = matches!(request, Control::Shutdown(_));
+                    let result = self.drain(&mut pending, &mut spare, true, last);
                     match request {
                         Control::Flush(ack) => {
                             let result = result.and_then(|()| self.exporter.force_flush());
@@ -500,14 +506,9 @@ impl<E: SpanExporter> Worker<E> {
                 }
             }
             let due = Instant::now() >= deadline;
-            match self.drain(&mut batch, due) {
-                Err(ExportError::AlreadyShutdown) => {
-                    // Every sender is gone: the processor was dropped.
-                    let _ = self.exporter.shutdown();
-                    return;
-                }
-                _ if due => deadline = Instant::now() + self.config.scheduled_delay,
-                _ => {}
+            let _ = self.drain(&mut pending, &mut spare, due, false);
+            if due {
+                deadline = Instant::now() + self.config.scheduled_delay;
             }
             if !self.control_pending.load(Ordering::Acquire) {
                 std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
@@ -515,50 +516,40 @@ impl<E: SpanExporter> Worker<E> {
         }
     }
 
-    /// Takes what is queued now (bounded by the queue size, so producers
-    /// that keep adding spans cannot keep it going) and exports full
-    /// batches; a partial batch too when `export_partial`. Returns
-    /// `AlreadyShutdown` when all senders are gone (after exporting).
+    /// Takes what the lanes hold now and exports full batches; a partial
+    /// batch too when `export_partial`. With `close`, the lanes refuse
+    /// spans from then on (shutdown) and everything is exported.
     fn drain(
         &mut self,
-        batch: &mut Vec<SpanData>,
+        pending: &mut Vec<SpanData>,
+        spare: &mut Vec<SpanData>,
         export_partial: bool,
+        close: bool,
     ) -> Result<(), ExportError> {
         self.unread.store(0, Ordering::Relaxed);
+        let taken = self.lanes.collect(pending, spare, close);
+        self.stats
+            .0
+            .queued
+            .fetch_add(taken as u64, Ordering::Relaxed);
+        let max = self.config.max_export_batch_size;
         let mut result = Ok(());
-        let mut disconnected = false;
-        for _ in 0..self.config.max_queue_size {
-            match self.receiver.try_recv() {
-                Ok(span) => {
-                    self.stats.0.queued.fetch_add(1, Ordering::Relaxed);
-                    batch.push(span);
-                    if batch.len() >= self.config.max_export_batch_size {
-                        if let Err(e) = self.export(batch) {
-                            result = Err(e);
-                        }
-                    }
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    disconnected = true;
-                    break;
-                }
-            }
-        }
-        if (export_partial || disconnected) && !batch.is_empty() {
-            if let Err(e) = self.export(batch) {
+        while pending.len() >= max || ((export_partial || close) && !pending.is_empty()) {
+            let n = pending.len().min(max);
+            if let Err(e) = self.export(&pending[..n]) {
                 result = Err(e);
             }
-        }
-        if disconnected {
-            return Err(ExportError::AlreadyShutdown);
+            // The attribute vectors go back to the threads that make spans;
+            // the room comes back to the queue.
+            crate::trace::recycle::recycle_batch(pending.drain(..n));
+            self.lanes.release(n);
         }
         result
     }
 
-    /// Exports and clears `batch`, retrying transient failures with backoff
-    /// and containing panics.
-    fn export(&mut self, batch: &mut Vec<SpanData>) -> Result<(), ExportError> {
+    /// Exports `batch`, retrying transient failures with backoff and
+    /// containing panics.
+    fn export(&mut self, batch: &[SpanData]) -> Result<(), ExportError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -581,8 +572,6 @@ impl<E: SpanExporter> Worker<E> {
             backoff *= 2;
             attempt += 1;
         };
-        // The attribute vectors go back to the threads that make spans.
-        crate::trace::recycle::recycle_batch(batch);
         match &result {
             Ok(()) => {
                 self.stats.0.exported.fetch_add(count, Ordering::Relaxed);
