@@ -270,10 +270,14 @@ where
             let _active = span.enter();
             self.inner.call(Request::from_parts(parts, body))
         };
+        // The response needs the configuration only for these; without
+        // them no shared reference count is touched per request.
+        let config = (!config.response_headers.is_empty() || config.trace_response)
+            .then(|| self.config.clone());
         ResponseFuture {
             inner,
             span: Some(span),
-            config: Some(self.config.clone()),
+            config,
         }
     }
 }
@@ -322,10 +326,11 @@ fn request_attributes(
         attrs.push(KeyValue::new("network.protocol.version", v));
     }
     if let Some(ua) = parts.headers.get(http::header::USER_AGENT) {
-        attrs.push(KeyValue::new(
-            "user_agent.original",
-            String::from_utf8_lossy(ua.as_bytes()).into_owned(),
-        ));
+        let ua = match std::str::from_utf8(ua.as_bytes()) {
+            Ok(ua) => ua.to_owned(),
+            Err(_) => String::from_utf8_lossy(ua.as_bytes()).into_owned(),
+        };
+        attrs.push(KeyValue::new("user_agent.original", ua));
     }
     attrs
 }
@@ -365,6 +370,7 @@ pin_project! {
         #[pin]
         inner: F,
         span: Option<Span>,
+        // Only when response headers are recorded or `traceresponse` added.
         config: Option<Arc<ServerConfig>>,
     }
 }
@@ -385,9 +391,11 @@ where
         let span = this.span.take();
         match result {
             Ok(mut response) => {
-                if let (Some(span), Some(config)) = (&span, this.config.as_ref()) {
+                if let Some(span) = &span {
                     let status = response.status();
                     semconv::record_status(span, status, status.is_server_error());
+                }
+                if let (Some(span), Some(config)) = (&span, this.config.as_ref()) {
                     semconv::record_headers(
                         span,
                         "http.response.header",
