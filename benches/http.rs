@@ -36,6 +36,24 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     ))))
 }
 
+/// The two traced configurations: a no-op processor, and a batch processor
+/// (queue large enough not to drop) with a no-op exporter.
+fn providers() -> (TracerProvider, TracerProvider) {
+    let noop = TracerProvider::builder()
+        .with_sampler(AlwaysOn)
+        .with_processor(NoopProcessor)
+        .build();
+    let batch = TracerProvider::builder()
+        .with_sampler(AlwaysOn)
+        .with_processor(
+            BatchSpanProcessor::builder(NoopExporter)
+                .with_max_queue_size(65_536)
+                .build(),
+        )
+        .build();
+    (noop, batch)
+}
+
 /// Serves `service` on 127.0.0.1:0 (HTTP/1.1) on the current runtime.
 async fn serve<S, B>(service: S) -> SocketAddr
 where
@@ -103,18 +121,7 @@ fn server_layer(c: &mut Criterion) {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let noop_provider = TracerProvider::builder()
-                    .with_sampler(AlwaysOn)
-                    .with_processor(NoopProcessor)
-                    .build();
-                let batch_provider = TracerProvider::builder()
-                    .with_sampler(AlwaysOn)
-                    .with_processor(
-                        BatchSpanProcessor::builder(NoopExporter)
-                            .with_max_queue_size(65_536)
-                            .build(),
-                    )
-                    .build();
+                let (noop_provider, batch_provider) = providers();
                 let plain = serve(tower::service_fn(hello)).await;
                 let noop = serve(
                     TraceLayer::server(noop_provider.tracer("bench"))
@@ -244,18 +251,7 @@ fn layer_in_process(c: &mut Criterion) {
         }
     }
 
-    let noop_provider = TracerProvider::builder()
-        .with_sampler(AlwaysOn)
-        .with_processor(NoopProcessor)
-        .build();
-    let batch_provider = TracerProvider::builder()
-        .with_sampler(AlwaysOn)
-        .with_processor(
-            BatchSpanProcessor::builder(NoopExporter)
-                .with_max_queue_size(65_536)
-                .build(),
-        )
-        .build();
+    let (noop_provider, batch_provider) = providers();
     let mut plain = tower::service_fn(ok);
     let mut noop = TraceLayer::server(noop_provider.tracer("bench")).layer(tower::service_fn(ok));
     let mut batch = TraceLayer::server(batch_provider.tracer("bench")).layer(tower::service_fn(ok));
