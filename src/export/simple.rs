@@ -50,6 +50,8 @@ impl<E: SpanExporter> SpanProcessor for SimpleSpanProcessor<E> {
                 ));
             }
         }
+        // Done with it: its attribute vector serves this thread's next span.
+        crate::trace::recycle::recycle_record(span);
     }
 
     fn force_flush(&self) -> Result<(), ExportError> {

@@ -84,6 +84,12 @@ pub(crate) fn put_back(mut v: Vec<KeyValue>) {
     });
 }
 
+/// Drops a record on the thread that made it (the simple processor, after
+/// export), keeping its attribute vector for this thread's next span.
+pub(crate) fn recycle_record(mut span: SpanData) {
+    put_back(std::mem::take(&mut span.attributes));
+}
+
 /// Drops `spans`, keeping their attribute vectors for reuse; the rest of
 /// each span is dropped here.
 pub(crate) fn recycle_batch(spans: impl ExactSizeIterator<Item = SpanData>) {

@@ -187,19 +187,6 @@ impl SpanData {
     }
 }
 
-impl Drop for SpanData {
-    /// The attribute vector goes back to this thread's stash for its next
-    /// span (a record dropped where it was made, as with the simple
-    /// processor, then costs no allocation); exporters that take the
-    /// vector out leave nothing to keep.
-    #[inline]
-    fn drop(&mut self) {
-        if self.attributes.capacity() != 0 {
-            super::recycle::put_back(std::mem::take(&mut self.attributes));
-        }
-    }
-}
-
 impl fmt::Debug for SpanData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SpanData")
