@@ -489,12 +489,11 @@ impl Span {
             Ok(mut r) => r.take(),
             Err(_) => None,
         };
-        if let Some(record) = record {
+        if let Some(mut record) = record {
             let provider = record.provider();
             // Nothing would see the record: skip building it.
             if provider.processors().is_empty() || provider.is_shutdown() {
                 // Keep the attribute vector for this thread's next span.
-                let mut record = record;
                 super::recycle::put_back(std::mem::take(&mut record.attributes));
                 return;
             }

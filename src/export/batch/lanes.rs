@@ -31,8 +31,8 @@ thread_local! {
 /// What became of a span offered to the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Pushed {
-    /// Queued; the lane now holds this many spans.
-    Queued(usize),
+    /// Queued.
+    Queued,
     /// No room: the span was dropped.
     Full,
     /// The processor has shut down: the span was dropped.
@@ -42,8 +42,9 @@ pub(super) enum Pushed {
 /// One thread's spans for one processor.
 struct Lane {
     state: Mutex<LaneState>,
-    /// Set (under the state lock) at shutdown; read without it to prune
-    /// thread-local lists.
+    /// Set at shutdown while the state lock is held, so a push (which reads
+    /// it under the lock) never lands after the final collection; read
+    /// without the lock to prune thread-local lists.
     closed: AtomicBool,
 }
 
@@ -52,7 +53,6 @@ struct LaneState {
     spans: Vec<SpanData>,
     /// Room this lane has taken from the shared count and not used yet.
     credits: usize,
-    closed: bool,
 }
 
 impl Lane {
@@ -71,7 +71,7 @@ impl Lane {
     #[inline]
     fn push(&self, span: SpanData, lanes: &Lanes) -> Pushed {
         let mut state = self.lock();
-        if state.closed {
+        if self.closed.load(Ordering::Relaxed) {
             return Pushed::Closed;
         }
         if state.credits == 0 {
@@ -82,7 +82,7 @@ impl Lane {
         }
         state.credits -= 1;
         state.spans.push(span);
-        Pushed::Queued(state.spans.len())
+        Pushed::Queued
     }
 }
 
@@ -198,7 +198,6 @@ impl Lanes {
             }
             unused += std::mem::take(&mut state.credits);
             if close {
-                state.closed = true;
                 lane.closed.store(true, Ordering::Relaxed);
                 // A closed lane may linger in a thread's list: leave it no room.
                 state.spans = Vec::new();
@@ -247,7 +246,7 @@ mod tests {
                     spans(60)
                         .into_iter()
                         .map(|span| lanes.push(span))
-                        .filter(|p| matches!(p, Pushed::Queued(_)))
+                        .filter(|p| *p == Pushed::Queued)
                         .count()
                 })
             })
@@ -263,13 +262,14 @@ mod tests {
         );
         assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Full);
         lanes.release(taken.len());
-        assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Queued(1));
+        assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Queued);
+        assert_eq!(lanes.collect(&mut taken, &mut spare, false), 1);
     }
 
     #[test]
     fn closed_lanes_refuse_spans() {
         let lanes = Lanes::new(10);
-        assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Queued(1));
+        assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Queued);
         let (mut taken, mut spare) = (Vec::new(), Vec::new());
         assert_eq!(lanes.collect(&mut taken, &mut spare, true), 1);
         assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Closed);

@@ -390,7 +390,7 @@ impl SpanProcessor for BatchSpanProcessor {
             return;
         }
         match self.lanes.push(span) {
-            Pushed::Queued(_) => {
+            Pushed::Queued => {
                 // Wake the worker about once a batch. The count is kept per
                 // thread and published in steps (shared by every batch
                 // processor of the thread: it is a hint; the schedule and
