@@ -11,14 +11,19 @@ impl Injector for HeaderMap {
         // taken without a copy. Our propagators write valid names and
         // visible-ASCII values; anything else (from a custom propagator) is
         // skipped, not a panic.
-        let name = match known_name(key) {
-            Some(name) => name,
-            None => match HeaderName::from_bytes(key.as_bytes()) {
-                Ok(name) => name,
-                Err(_) => return,
-            },
+        let Some(name) = header_name(key) else {
+            return;
         };
         if let Ok(value) = HeaderValue::try_from(value) {
+            self.insert(name, value);
+        }
+    }
+
+    fn set_trace_state(&mut self, key: &str, state: &crate::TraceState) {
+        let Some(name) = header_name(key) else {
+            return;
+        };
+        if let Some(value) = state.header_value() {
             self.insert(name, value);
         }
     }
@@ -36,6 +41,12 @@ const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 /// propagators pass the very statics of `names`, recognised by address
 /// without comparing bytes.
 #[inline]
+/// The header name for a propagation field: the W3C names without parsing,
+/// others parsed (`None` for a name that is not a valid header name).
+fn header_name(key: &str) -> Option<HeaderName> {
+    known_name(key).or_else(|| HeaderName::from_bytes(key.as_bytes()).ok())
+}
+
 fn known_name(key: &str) -> Option<HeaderName> {
     use super::names;
     if std::ptr::eq(key, names::TRACEPARENT) {
@@ -141,6 +152,30 @@ mod tests {
         assert!(!cx.has_active_span());
         assert_eq!(cx.baggage().get("ok"), Some("1"));
         assert_eq!(cx.baggage().len(), 1);
+    }
+
+    #[test]
+    fn trace_state_is_encoded_once_and_shared() {
+        let state = crate::TraceState::from_members([("rojo", "00f067aa0ba902b7"), ("congo", "t")])
+            .unwrap();
+        let mut a = HeaderMap::new();
+        let mut b = HeaderMap::new();
+        a.set_trace_state("tracestate", &state);
+        // A name given in another case, or not one of the W3C constants.
+        b.set_trace_state("TraceState", &state.clone());
+        b.set_trace_state("x-vendor-state", &state);
+        for value in [&a["tracestate"], &b["tracestate"], &b["x-vendor-state"]] {
+            assert_eq!(value, "rojo=00f067aa0ba902b7,congo=t");
+        }
+        // An empty state writes nothing; a bad name is skipped, not a panic.
+        let mut c = HeaderMap::new();
+        c.set_trace_state("tracestate", &crate::TraceState::default());
+        c.set_trace_state("bad name", &state);
+        assert!(c.is_empty());
+        // The HashMap carrier takes the default path: the same text.
+        let mut m = std::collections::HashMap::new();
+        m.set_trace_state("tracestate", &state);
+        assert_eq!(m["tracestate"], "rojo=00f067aa0ba902b7,congo=t");
     }
 
     /// Small maps are scanned, large ones looked up: the same values in the

@@ -48,6 +48,14 @@ pub use trace_context::TraceContextPropagator;
 pub trait Injector {
     /// Sets `key` to `value`, replacing any earlier value.
     fn set(&mut self, key: &str, value: String);
+
+    /// Sets `key` to a trace state's header (`tracestate`). The default
+    /// calls [`set`](Self::set) with [`TraceState::header`]; the
+    /// `http::HeaderMap` carrier overrides it to share one encoded header
+    /// value among every request of the trace instead of copying it.
+    fn set_trace_state(&mut self, key: &str, state: &crate::TraceState) {
+        self.set(key, state.header());
+    }
 }
 
 /// Reads propagation fields from a carrier (incoming headers). Keys are

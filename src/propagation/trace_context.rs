@@ -65,7 +65,7 @@ impl TextMapPropagator for TraceContextPropagator {
         }
         injector.set(TRACEPARENT, format_traceparent(span));
         if !span.trace_state().is_empty() {
-            injector.set(TRACESTATE, span.trace_state().header());
+            injector.set_trace_state(TRACESTATE, span.trace_state());
         }
     }
 
@@ -146,43 +146,48 @@ fn hex16(x: u64) -> [u8; 16] {
     out
 }
 
-/// The value of each lowercase hex digit; 0xff for every other byte.
-static HEX_VALUE: [u8; 256] = {
-    let mut table = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
-
-/// Up to 16 lowercase hex digits: a table lookup per digit and no branch
-/// until the end (an invalid digit sets high bits in `bad`).
+/// Eight lowercase hex digits (the first in the top byte of `word`, read
+/// big-endian) as a 32-bit value, or `None` if any byte is not `0-9a-f`.
+/// A word at a time: the range checks and the digit values are computed on
+/// all eight bytes at once instead of one lookup per digit.
 #[inline]
-fn hex64(digits: &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    let mut bad = 0u8;
-    for &b in digits {
-        let nibble = HEX_VALUE[usize::from(b)];
-        bad |= nibble;
-        value = (value << 4) | u64::from(nibble & 0x0f);
+fn hex8(word: u64) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `at_least(c)` is set where that byte is
+    // >= c. Exact for bytes below 0x80 (no carry crosses into the next
+    // byte); bytes at or above 0x80 are rejected first.
+    let at_least = |c: u8| (word | HIGH) - ONES * u64::from(c);
+    let ascii = word & HIGH == 0;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if !ascii || (digit | letter) & HIGH != HIGH {
+        return None;
     }
-    (bad < 16).then_some(value)
+    // '0'-'9' → 0-9 from the low nibble; 'a'-'f' (0x61-0x66) → 1-6, plus 9.
+    let nibbles = (word & 0x0f0f_0f0f_0f0f_0f0f) + ((letter >> 7) & ONES) * 9;
+    // Pack: byte pairs into bytes, byte pairs into u16s, u16 pairs into u32.
+    let x = ((nibbles >> 4) & 0x00f0_00f0_00f0_00f0) | (nibbles & 0x000f_000f_000f_000f);
+    let x = ((x >> 8) & 0x0000_ff00_0000_ff00) | (x & 0x0000_00ff_0000_00ff);
+    let x = ((x >> 16) & 0x0000_0000_ffff_0000) | (x & 0x0000_0000_0000_ffff);
+    Some(x as u32)
 }
 
-/// Parses up to 32 lowercase hex digits into an integer.
-fn hex(digits: &[u8]) -> Option<u128> {
-    if digits.len() <= 16 {
-        return hex64(digits).map(u128::from);
-    }
-    let (high, low) = digits.split_at(digits.len() - 16);
-    Some((u128::from(hex64(high)?) << 64) | u128::from(hex64(low)?))
+/// Sixteen lowercase hex digits.
+#[inline]
+fn hex16_value(digits: &[u8; 16]) -> Option<u64> {
+    let (high, low) = digits.split_at(8);
+    let high = hex8(u64::from_be_bytes(high.try_into().ok()?))?;
+    let low = hex8(u64::from_be_bytes(low.try_into().ok()?))?;
+    Some((u64::from(high) << 32) | u64::from(low))
+}
+
+/// Two lowercase hex digits.
+#[inline]
+fn hex2(digits: [u8; 2]) -> Option<u8> {
+    // Padded with '0's in front: the same checks as eight digits.
+    let word = 0x3030_3030_3030_0000 | u64::from(u16::from_be_bytes(digits));
+    hex8(word).map(|v| v as u8)
 }
 
 /// Parses one `traceparent` value per W3C Trace Context.
@@ -191,7 +196,7 @@ pub(crate) fn parse_traceparent(raw: &[u8]) -> Option<(TraceId, SpanId, TraceFla
     if s.len() < TRACEPARENT_LEN {
         return None;
     }
-    let version = hex(&s[0..2])? as u8;
+    let version = hex2([s[0], s[1]])?;
     if version == 0xff || s[2] != b'-' || s[35] != b'-' || s[52] != b'-' {
         return None;
     }
@@ -203,9 +208,11 @@ pub(crate) fn parse_traceparent(raw: &[u8]) -> Option<(TraceId, SpanId, TraceFla
         // A future version may add fields, introduced by a dash.
         return None;
     }
-    let trace_id = TraceId::from_u128(hex(&s[3..35])?);
-    let span_id = SpanId::from_u64(hex(&s[36..52])? as u64);
-    let flags = hex(&s[53..55])? as u8;
+    let trace_high = hex16_value(s[3..19].try_into().ok()?)?;
+    let trace_low = hex16_value(s[19..35].try_into().ok()?)?;
+    let trace_id = TraceId::from_u128((u128::from(trace_high) << 64) | u128::from(trace_low));
+    let span_id = SpanId::from_u64(hex16_value(s[36..52].try_into().ok()?)?);
+    let flags = hex2([s[53], s[54]])?;
     if !trace_id.is_valid() || !span_id.is_valid() {
         return None;
     }
@@ -221,10 +228,19 @@ pub(crate) fn parse_traceparent(raw: &[u8]) -> Option<(TraceId, SpanId, TraceFla
 /// The common case, one header already in normal form, is validated in one
 /// pass and kept as received; anything else is normalised member by member.
 fn extract_trace_state(extractor: &dyn Extractor) -> TraceState {
+    /// The member-by-member path's state, made only when it is needed.
+    struct General {
+        header: Vec<u8>,
+        keys: [(u16, u16); MAX_MEMBERS],
+        members: usize,
+    }
+    impl General {
+        fn add(&mut self, value: &[u8]) -> bool {
+            parse_tracestate_into(value, &mut self.header, &mut self.keys, &mut self.members)
+        }
+    }
     let mut single: Option<TraceState> = None;
-    let mut header: Vec<u8> = Vec::new();
-    let mut keys = [(0u16, 0u16); MAX_MEMBERS];
-    let mut members = 0;
+    let mut general: Option<General> = None;
     let mut valid = true;
     let mut seen_bytes = 0usize;
     let mut headers = 0usize;
@@ -240,16 +256,17 @@ fn extract_trace_state(extractor: &dyn Extractor) -> TraceState {
                 single = Some(TraceState::from_header_unchecked(normal));
                 return;
             }
-        } else if let Some(first) = single.take() {
-            // A second header: the first joins the general path.
-            valid = parse_tracestate_into(
-                first.as_header().as_bytes(),
-                &mut header,
-                &mut keys,
-                &mut members,
-            );
         }
-        valid = valid && parse_tracestate_into(value, &mut header, &mut keys, &mut members);
+        let general = general.get_or_insert_with(|| General {
+            header: Vec::new(),
+            keys: [(0, 0); MAX_MEMBERS],
+            members: 0,
+        });
+        if let Some(first) = single.take() {
+            // A second header: the first joins the general path.
+            valid = general.add(first.as_header().as_bytes());
+        }
+        valid = valid && general.add(value);
     });
     if !valid {
         return TraceState::default();
@@ -257,9 +274,9 @@ fn extract_trace_state(extractor: &dyn Extractor) -> TraceState {
     if let Some(state) = single {
         return state;
     }
-    match std::str::from_utf8(&header) {
-        Ok(header) => TraceState::from_header_unchecked(header),
-        Err(_) => TraceState::default(),
+    match general.map(|g| String::from_utf8(g.header)) {
+        Some(Ok(header)) => TraceState::from_header_unchecked(&header),
+        _ => TraceState::default(),
     }
 }
 
@@ -298,7 +315,9 @@ static CLASS: [u8; 256] = {
 /// means "not both", and the general path decides.
 fn normal_tracestate(header: &[u8]) -> Option<&str> {
     let n = header.len();
-    let mut keys = [(0usize, 0usize); MAX_MEMBERS];
+    // Key ranges; a header this function sees is at most
+    // MAX_TRACESTATE_BYTES long, so they fit in u16.
+    let mut keys = [(0u16, 0u16); MAX_MEMBERS];
     let mut members = 0;
     let mut i = 0;
     loop {
@@ -323,10 +342,13 @@ fn normal_tracestate(header: &[u8]) -> Option<&str> {
             return None;
         }
         let key = &header[key_start..i];
-        if keys[..members].iter().any(|&(s, e)| &header[s..e] == key) {
+        if keys[..members]
+            .iter()
+            .any(|&(s, e)| &header[usize::from(s)..usize::from(e)] == key)
+        {
             return None;
         }
-        keys[members] = (key_start, i);
+        keys[members] = (u16::try_from(key_start).ok()?, u16::try_from(i).ok()?);
         members += 1;
         i += 1;
         let value_start = i;
@@ -413,6 +435,55 @@ fn parse_tracestate_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One digit at a time: what the word-at-a-time decoder must agree with.
+    fn naive_hex8(bytes: [u8; 8]) -> Option<u32> {
+        bytes.iter().try_fold(0u32, |acc, &b| {
+            let v = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                _ => return None,
+            };
+            Some((acc << 4) | u32::from(v))
+        })
+    }
+
+    #[test]
+    fn word_hex_decoding_agrees_with_digit_by_digit() {
+        // Every byte value in every position, among valid digits.
+        for pos in 0..8 {
+            for b in 0..=255u8 {
+                let mut bytes = *b"0a1b2c3f";
+                bytes[pos] = b;
+                assert_eq!(
+                    hex8(u64::from_be_bytes(bytes)),
+                    naive_hex8(bytes),
+                    "{bytes:?}"
+                );
+            }
+        }
+        // And pseudo-random words (a fixed xorshift sequence), biased
+        // towards hex digits so both outcomes are common.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut bytes = x.to_be_bytes();
+            for (i, b) in bytes.iter_mut().enumerate() {
+                if (x >> (56 + i)) & 1 == 1 {
+                    *b = b"0123456789abcdef"[usize::from(*b & 15)];
+                }
+            }
+            assert_eq!(hex8(u64::from_be_bytes(bytes)), naive_hex8(bytes));
+        }
+        assert_eq!(hex2(*b"ff"), Some(0xff));
+        assert_eq!(hex2(*b"0F"), None);
+        assert_eq!(
+            hex16_value(b"0123456789abcdef"),
+            Some(0x0123_4567_89ab_cdef)
+        );
+    }
 
     /// A carrier holding headers as a list, so repeats and order are exact.
     struct Headers(Vec<(&'static str, String)>);

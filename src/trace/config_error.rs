@@ -33,6 +33,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// A setting that cannot be used: which, the value, and why.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn new(
         setting: impl Into<String>,
         value: impl Into<String>,

@@ -357,6 +357,7 @@ impl Span {
     /// (instrumentation's own, fixed sets): on a span with no attributes
     /// yet, within the limits, the vector is taken as it is, with no
     /// duplicate checks; otherwise as [`set_attributes`](Self::set_attributes).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn set_distinct_attributes(&self, attributes: Vec<KeyValue>) {
         self.with_record(|r| {
             let limits = *r.limits();

@@ -31,11 +31,32 @@ pub const MAX_MEMBERS: usize = 32;
 /// assert!(TraceState::default().insert("Upper", "x").is_err());
 /// # Ok::<(), tracelite::TraceStateError>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
-/// The validated header itself (`k=v,k2=v2`): extraction builds it in one
-/// allocation (none of its own when the received header is already in
-/// normal form) and injection copies it as is.
-pub struct TraceState(Option<Arc<str>>);
+#[derive(Clone, Default)]
+/// The validated header itself (`k=v,k2=v2`), shared by every span of the
+/// trace in this process. Injecting into an `http::HeaderMap` encodes it as a
+/// header value once, on first use, and shares that encoding afterwards
+/// (a reference count, no copy and no validation per request).
+pub struct TraceState(Option<Arc<Inner>>);
+
+struct Inner {
+    header: Box<str>,
+    #[cfg(feature = "http")]
+    encoded: std::sync::OnceLock<Option<http::HeaderValue>>,
+}
+
+impl PartialEq for TraceState {
+    fn eq(&self, other: &TraceState) -> bool {
+        self.as_header() == other.as_header()
+    }
+}
+
+impl Eq for TraceState {}
+
+impl std::hash::Hash for TraceState {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_header().hash(state);
+    }
+}
 
 /// Why a key, value or list is not acceptable in a `tracestate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,8 +177,23 @@ impl TraceState {
         if header.is_empty() {
             TraceState(None)
         } else {
-            TraceState(Some(Arc::from(header)))
+            TraceState(Some(Arc::new(Inner {
+                header: Box::from(header),
+                #[cfg(feature = "http")]
+                encoded: std::sync::OnceLock::new(),
+            })))
         }
+    }
+
+    /// The header as an `http` header value, encoded once and then shared.
+    /// `None` when empty (or, never for a validated list, not encodable).
+    #[cfg(feature = "http")]
+    pub(crate) fn header_value(&self) -> Option<http::HeaderValue> {
+        let inner = self.0.as_deref()?;
+        inner
+            .encoded
+            .get_or_init(|| http::HeaderValue::from_str(&inner.header).ok())
+            .clone()
     }
 
     /// The value of `key` in a validated header.
@@ -219,7 +255,7 @@ impl TraceState {
     pub fn len(&self) -> usize {
         match &self.0 {
             None => 0,
-            Some(h) => h.bytes().filter(|&b| b == b',').count() + 1,
+            Some(h) => h.header.bytes().filter(|&b| b == b',').count() + 1,
         }
     }
 
@@ -235,7 +271,7 @@ impl TraceState {
 
     /// The `tracestate` header value, borrowed.
     pub fn as_header(&self) -> &str {
-        self.0.as_deref().unwrap_or("")
+        self.0.as_deref().map_or("", |inner| &inner.header)
     }
 }
 
