@@ -506,3 +506,85 @@ fn debug_output_shows_the_sampler() {
     let text = format!("{provider:?}");
     assert!(text.contains("RecordOnly"), "{text}");
 }
+
+/// Recording state is reused between spans of a thread: nothing of one span
+/// may show in the next, whichever provider (and limits) each comes from.
+#[test]
+fn nothing_of_a_finished_span_leaks_into_the_next() {
+    let (strict, strict_out) = setup_with(|b| {
+        b.with_span_limits(SpanLimits {
+            max_attributes: 2,
+            max_events: 1,
+            max_links: 1,
+            ..SpanLimits::default()
+        })
+    });
+    let (plain, plain_out) = setup();
+    let link = Link::new(
+        tracelite::SpanContext::new(
+            tracelite::TraceId::from_u128(7),
+            SpanId::from_u64(7),
+            tracelite::TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        ),
+        [("l", 1)],
+    );
+    for round in 0..3 {
+        let busy = strict
+            .tracer("busy")
+            .span(format!("busy-{round}"))
+            .kind(SpanKind::Client)
+            .link(link.clone())
+            .start();
+        for i in 0..5 {
+            busy.set_attribute(format!("k{i}"), i);
+        }
+        busy.add_event("e1", [("a", 1)]);
+        busy.add_event("e2", [("a", 2)]);
+        busy.add_link(link.span_context.clone(), [("x", 1)]);
+        busy.set_status(Status::error("boom"));
+        drop(busy);
+
+        // Off-provider span in between: ended with no processor at all.
+        TracerProvider::builder()
+            .build()
+            .tracer("none")
+            .start("idle")
+            .set_attribute("idle", true);
+
+        let quiet = plain.tracer("quiet").start(format!("quiet-{round}"));
+        for i in 0..5 {
+            quiet.set_attribute(format!("q{i}"), i);
+        }
+        drop(quiet);
+    }
+    let busy = strict_out.finished_spans();
+    let quiet = plain_out.finished_spans();
+    assert_eq!((busy.len(), quiet.len()), (3, 3));
+    for (round, (b, q)) in busy.iter().zip(&quiet).enumerate() {
+        assert_eq!(b.name, format!("busy-{round}"));
+        assert_eq!(b.attributes.len(), 2);
+        assert_eq!(b.dropped_attributes_count, 3);
+        assert_eq!((b.events.len(), b.dropped_events_count), (1, 1));
+        assert_eq!((b.links.len(), b.dropped_links_count), (1, 1));
+        assert!(b.status.is_error());
+        assert_eq!(b.kind, SpanKind::Client);
+        assert_eq!(b.scope().name(), "busy");
+
+        assert_eq!(q.name, format!("quiet-{round}"));
+        let keys: Vec<&str> = q.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["q0", "q1", "q2", "q3", "q4"],
+            "the plain provider's own limits"
+        );
+        assert_eq!(q.dropped_attributes_count, 0);
+        assert!(q.events.is_empty() && q.links.is_empty());
+        assert_eq!((q.dropped_events_count, q.dropped_links_count), (0, 0));
+        assert_eq!(q.status, Status::Unset);
+        assert_eq!(q.kind, SpanKind::Internal);
+        assert_eq!(q.scope().name(), "quiet");
+        assert!(q.end_time >= q.start_time);
+    }
+}

@@ -28,7 +28,7 @@ const REFILL: usize = 64;
 /// Vectors a thread's stash holds at most.
 const STASH_MAX: usize = 2 * REFILL;
 /// Vectors with more room than this are freed, not kept.
-const MAX_CAPACITY: usize = 32;
+pub(crate) const MAX_CAPACITY: usize = 32;
 
 static POOL: Mutex<Vec<Vec<KeyValue>>> = Mutex::new(Vec::new());
 /// The pool's length, read without the lock to skip an empty pool.

@@ -53,8 +53,19 @@ pub struct Span {
 }
 
 /// The mutable state of a recording span; taken out exactly once at end.
+///
+/// The boxes are reused: at end the record's contents move out (into a
+/// [`SpanData`], or are dropped) and the emptied box waits in a small
+/// per-thread pool for the thread's next span, so a span allocates no box
+/// in the steady state. A pooled box keeps only an empty attribute vector
+/// with room; it holds no reference to any tracer or provider.
 pub(crate) struct Recording {
-    origin: Arc<Origin>,
+    /// `None` only while the box waits in the pool.
+    origin: Option<Arc<Origin>>,
+    /// The two limits every `set_attribute` reads, copied from the
+    /// provider's so the hot path does not reach through the origin.
+    max_attributes: u32,
+    max_value_len: Option<u32>,
     name: Cow<'static, str>,
     kind: SpanKind,
     parent_span_id: SpanId,
@@ -69,38 +80,107 @@ pub(crate) struct Recording {
     status: Status,
 }
 
+/// Emptied recording boxes a thread keeps at most.
+const POOLED_RECORDS: usize = 16;
+/// Event or link vectors with more room than this are freed, not pooled.
+const POOLED_LIST_CAPACITY: usize = 4;
+
+thread_local! {
+    static RECORDS: RefCell<Vec<Box<Recording>>> = const { RefCell::new(Vec::new()) };
+}
+
 impl Recording {
+    /// A recording for a span starting now, in a pooled box when the
+    /// thread has one.
     #[inline]
-    pub(crate) fn new(
+    pub(crate) fn boxed(
         origin: Arc<Origin>,
+        limits: &SpanLimits,
         name: Cow<'static, str>,
         kind: SpanKind,
         parent_span_id: SpanId,
         parent_is_remote: bool,
         start_time: SystemTime,
-    ) -> Recording {
-        Recording {
-            origin,
-            name,
-            kind,
-            parent_span_id,
-            parent_is_remote,
-            start_time,
-            attributes: super::recycle::attributes(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            status: Status::Unset,
+    ) -> Box<Recording> {
+        let pooled = RECORDS
+            .try_with(|pool| pool.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten();
+        match pooled {
+            Some(mut record) => {
+                // Everything but the vectors' room was reset when pooled.
+                record.origin = Some(origin);
+                record.max_attributes = limits.max_attributes;
+                record.max_value_len = limits.max_attribute_value_length;
+                record.name = name;
+                record.kind = kind;
+                record.parent_span_id = parent_span_id;
+                record.parent_is_remote = parent_is_remote;
+                record.start_time = start_time;
+                if record.attributes.capacity() == 0 {
+                    record.attributes = super::recycle::attributes();
+                }
+                record
+            }
+            None => Box::new(Recording {
+                origin: Some(origin),
+                max_attributes: limits.max_attributes,
+                max_value_len: limits.max_attribute_value_length,
+                name,
+                kind,
+                parent_span_id,
+                parent_is_remote,
+                start_time,
+                attributes: super::recycle::attributes(),
+                dropped_attributes_count: 0,
+                events: Vec::new(),
+                dropped_events_count: 0,
+                links: Vec::new(),
+                dropped_links_count: 0,
+                status: Status::Unset,
+            }),
         }
+    }
+
+    /// Empties the record (dropping what is left in it) and keeps the box
+    /// for this thread's next span.
+    #[inline]
+    fn recycle(mut self: Box<Recording>) {
+        self.origin = None;
+        self.name = Cow::Borrowed("");
+        self.status = Status::Unset;
+        self.dropped_attributes_count = 0;
+        self.dropped_events_count = 0;
+        self.dropped_links_count = 0;
+        if self.attributes.capacity() > super::recycle::MAX_CAPACITY {
+            self.attributes = Vec::new();
+        } else {
+            self.attributes.clear();
+        }
+        if self.events.capacity() > POOLED_LIST_CAPACITY {
+            self.events = Vec::new();
+        } else {
+            self.events.clear();
+        }
+        if self.links.capacity() > POOLED_LIST_CAPACITY {
+            self.links = Vec::new();
+        } else {
+            self.links.clear();
+        }
+        let _ = RECORDS.try_with(|pool| {
+            if let Ok(mut pool) = pool.try_borrow_mut() {
+                if pool.len() < POOLED_RECORDS {
+                    pool.push(self);
+                }
+            }
+        });
     }
 
     #[inline(always)]
     fn provider(&self) -> &super::provider::ProviderInner {
         self.origin
-            .provider
             .as_deref()
+            .and_then(|origin| origin.provider.as_deref())
             .expect("a live span always has a provider")
     }
 
@@ -139,8 +219,7 @@ impl Recording {
 
     #[inline(always)]
     fn push_attribute(&mut self, key: Key, value: Value) {
-        let limits = self.limits();
-        let (max, max_len) = (limits.max_attributes, limits.max_attribute_value_length);
+        let (max, max_len) = (self.max_attributes, self.max_value_len);
         push_limited(
             &mut self.attributes,
             &mut self.dropped_attributes_count,
@@ -192,25 +271,27 @@ impl Recording {
         clock::now().1
     }
 
+    /// Moves the contents out into a finished record, leaving the box to be
+    /// recycled.
     #[inline]
-    fn into_data(self, context: SpanContext, end_time: SystemTime) -> SpanData {
-        SpanData {
+    fn take_data(&mut self, context: SpanContext, end_time: SystemTime) -> Option<SpanData> {
+        Some(SpanData {
             span_context: context,
             parent_span_id: self.parent_span_id,
             parent_is_remote: self.parent_is_remote,
-            name: self.name,
+            name: std::mem::replace(&mut self.name, Cow::Borrowed("")),
             kind: self.kind,
             start_time: self.start_time,
             end_time: end_time.max(self.start_time),
-            attributes: self.attributes,
+            attributes: std::mem::take(&mut self.attributes),
             dropped_attributes_count: self.dropped_attributes_count,
-            events: self.events,
+            events: std::mem::take(&mut self.events),
             dropped_events_count: self.dropped_events_count,
-            links: self.links,
+            links: std::mem::take(&mut self.links),
             dropped_links_count: self.dropped_links_count,
-            status: self.status,
-            origin: self.origin,
-        }
+            status: std::mem::take(&mut self.status),
+            origin: self.origin.take()?,
+        })
     }
 }
 
@@ -494,17 +575,18 @@ impl Span {
             let provider = record.provider();
             // Nothing would see the record: skip building it.
             if provider.processors().is_empty() || provider.is_shutdown() {
-                // Keep the attribute vector for this thread's next span.
-                super::recycle::put_back(std::mem::take(&mut record.attributes));
+                record.recycle();
                 return;
             }
             let end = time.unwrap_or_else(|| record.now());
             // The record takes over the span's reference to its origin; the
-            // provider is reached through a second, borrowed path.
-            let origin = Arc::clone(&record.origin);
-            let data = (*record).into_data(self.context.clone(), end);
-            if let Some(provider) = origin.provider.as_deref() {
-                provider.on_end(data);
+            // provider is reached through a second one, dropped after.
+            let origin = record.origin.clone();
+            if let Some(data) = record.take_data(self.context.clone(), end) {
+                record.recycle();
+                if let Some(provider) = origin.as_deref().and_then(|o| o.provider.as_deref()) {
+                    provider.on_end(data);
+                }
             }
         }
     }

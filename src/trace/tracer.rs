@@ -291,14 +291,15 @@ impl SpanBuilder<'_> {
             Some(t) => t,
             None => clock::now().1,
         };
-        let mut record = Box::new(Recording::new(
+        let mut record = Recording::boxed(
             self.tracer.origin().clone(),
+            &provider.limits,
             self.name,
             self.kind,
             parent_span_id,
             parent.is_remote(),
             start_time,
-        ));
+        );
         record.set_initial(self.attributes, result.attributes, self.links);
         let span = Span::recording(context, parent_cx.baggage().clone(), record);
         for processor in provider.processors() {
