@@ -86,6 +86,9 @@ const POOLED_RECORDS: usize = 16;
 const POOLED_LIST_CAPACITY: usize = 4;
 
 thread_local! {
+    // The boxes themselves are what is reused (a span holds one), so the
+    // pool holds boxes, not records.
+    #[allow(clippy::vec_box)]
     static RECORDS: RefCell<Vec<Box<Recording>>> = const { RefCell::new(Vec::new()) };
 }
 
