@@ -74,7 +74,7 @@ pub(crate) fn put_back(mut v: Vec<KeyValue>) {
     if v.capacity() == 0 || v.capacity() > MAX_CAPACITY {
         return;
     }
-    v.clear();
+    KeyValue::clear_list(&mut v);
     let _ = STASH.try_with(|stash| {
         if let Ok(mut stash) = stash.try_borrow_mut() {
             if stash.len() < STASH_MAX {
@@ -99,7 +99,7 @@ pub(crate) fn recycle_batch(spans: impl ExactSizeIterator<Item = SpanData>) {
         let mut v = std::mem::take(&mut span.attributes);
         drop(span);
         if kept.len() < room && v.capacity() != 0 && v.capacity() <= MAX_CAPACITY {
-            v.clear();
+            KeyValue::clear_list(&mut v);
             kept.push(v);
         }
     }

@@ -158,7 +158,7 @@ impl Recording {
         if self.attributes.capacity() > super::recycle::MAX_CAPACITY {
             self.attributes = Vec::new();
         } else {
-            self.attributes.clear();
+            KeyValue::clear_list(&mut self.attributes);
         }
         if self.events.capacity() > POOLED_LIST_CAPACITY {
             self.events = Vec::new();
