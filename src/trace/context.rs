@@ -39,14 +39,16 @@ impl Context {
     /// The current context of this thread (an empty one when nothing is
     /// entered).
     pub fn current() -> Context {
-        STACK.with(|s| {
-            s.borrow()
-                .entries
-                .last()
-                .cloned()
-                .flatten()
-                .unwrap_or_default()
+        STACK.with(|s| match s.borrow().entries.last() {
+            Some(Some(cx)) => cx.clone(),
+            _ => Context::new(),
         })
+    }
+
+    /// The span context and the baggage, moved out.
+    #[inline]
+    pub(crate) fn into_parts(self) -> (SpanContext, Baggage) {
+        (self.span, self.baggage)
     }
 
     /// A context whose span is `span_context` (for example, one extracted

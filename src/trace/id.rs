@@ -288,6 +288,35 @@ pub(crate) fn random_trace_id() -> TraceId {
     }
 }
 
+/// A random trace id and span id, both valid, from one access to the
+/// thread's generator.
+#[inline]
+pub(crate) fn random_ids() -> (TraceId, SpanId) {
+    RNG_STATE
+        .with(|state| {
+            let mut s = state.get();
+            if s == 0 {
+                s = seed();
+            }
+            let mut step = || {
+                s = s.wrapping_add(0xa076_1d64_78bd_642f);
+                let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+                ((t >> 64) as u64) ^ (t as u64)
+            };
+            let (high, low, span) = (step(), step(), step());
+            let trace = (u128::from(high) << 64) | u128::from(low);
+            let ids = if trace != 0 && span != 0 {
+                Some((TraceId(trace), SpanId(span)))
+            } else {
+                None
+            };
+            state.set(s);
+            ids
+        })
+        // All-zero (a 2^-64 chance): draw again the plain way.
+        .unwrap_or_else(|| (random_trace_id(), random_span_id()))
+}
+
 /// A random, valid span id.
 #[inline]
 pub(crate) fn random_span_id() -> SpanId {

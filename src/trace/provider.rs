@@ -44,6 +44,8 @@ pub(crate) struct ProviderInner {
     pub(crate) resource: Resource,
     processors: Box<[Box<dyn SpanProcessor>]>,
     pub(crate) sampler: Box<dyn Sampler>,
+    /// The sampler's [`fixed_decision`](Sampler::fixed_decision), asked once.
+    pub(crate) fixed_decision: Option<super::SamplingDecision>,
     pub(crate) limits: SpanLimits,
     /// `None` is the built-in random generator, called without dispatch.
     id_generator: Option<Box<dyn IdGenerator>>,
@@ -71,11 +73,12 @@ impl ProviderInner {
         }
     }
 
+    /// A new trace id and span id for a root span.
     #[inline]
-    pub(crate) fn new_trace_id(&self) -> TraceId {
+    pub(crate) fn new_root_ids(&self) -> (TraceId, SpanId) {
         match &self.id_generator {
-            None => super::id::random_trace_id(),
-            Some(g) => g.new_trace_id(),
+            None => super::id::random_ids(),
+            Some(g) => (g.new_trace_id(), g.new_span_id()),
         }
     }
 
@@ -294,10 +297,12 @@ impl TracerProviderBuilder {
             .map_or(RandomIdGenerator.trace_ids_are_random(), |g| {
                 g.trace_ids_are_random()
             });
+        let sampler = self.sampler.unwrap_or_else(default_sampler);
         TracerProvider::from_inner(Arc::new(ProviderInner {
             resource: self.resource.unwrap_or_default(),
             processors: self.processors.into_boxed_slice(),
-            sampler: self.sampler.unwrap_or_else(default_sampler),
+            fixed_decision: sampler.fixed_decision(),
+            sampler,
             limits: self.limits.unwrap_or_else(SpanLimits::from_env),
             id_generator: self.id_generator,
             random_trace_ids,

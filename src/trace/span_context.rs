@@ -172,6 +172,12 @@ impl SpanContext {
         self.is_remote
     }
 
+    /// The trace state, moved out.
+    #[inline]
+    pub(crate) fn into_trace_state(self) -> TraceState {
+        self.trace_state
+    }
+
     /// This context with another trace state.
     #[must_use]
     pub fn with_trace_state(mut self, trace_state: TraceState) -> SpanContext {

@@ -97,7 +97,21 @@ impl Tracer {
     /// Starts an internal span, child of the current context.
     #[inline]
     pub fn start(&self, name: impl Into<Cow<'static, str>>) -> Span {
-        self.span(name).start()
+        self.start_current(name.into())
+    }
+
+    /// [`start`](Self::start) without the builder: no start attributes,
+    /// links or start time, so their handling compiles away.
+    fn start_current(&self, name: Cow<'static, str>) -> Span {
+        start_span(
+            self,
+            name,
+            SpanKind::Internal,
+            Parent::Current,
+            Vec::new(),
+            Vec::new(),
+            None,
+        )
     }
 
     /// Runs `f` inside a new span: the span is current while `f` runs and
@@ -242,69 +256,115 @@ impl SpanBuilder<'_> {
     /// Starts the span. It ends when [`Span::end`] is called or when it is
     /// dropped.
     pub fn start(self) -> Span {
-        let provider = self.tracer.provider_inner();
-        let parent_cx = match self.parent {
-            Parent::Current => Context::current(),
-            Parent::Explicit(cx) => cx,
-            Parent::Root => Context::new(),
-        };
-        let parent = parent_cx.span_context();
-
-        if provider.noop || provider.is_shutdown() {
-            // Carry the parent's context so propagation passes through.
-            return Span::non_recording(parent.clone(), parent_cx.baggage().clone());
-        }
-
-        let (trace_id, parent_span_id, flags) = if parent.is_valid() {
-            (parent.trace_id(), parent.span_id(), parent.trace_flags())
-        } else {
-            let flags = TraceFlags::NONE.with_random(provider.random_trace_ids());
-            (provider.new_trace_id(), SpanId::INVALID, flags)
-        };
-        let span_id = provider.new_span_id();
-
-        let result = provider.sampler.should_sample(&SamplingParameters {
-            parent: &parent_cx,
-            trace_id,
-            name: &self.name,
-            kind: self.kind,
-            attributes: &self.attributes,
-            links: &self.links,
-        });
-        let sampled = result.decision == SamplingDecision::RecordAndSample;
-        let trace_state = match result.trace_state {
-            Some(ts) => ts,
-            None => parent.trace_state().clone(),
-        };
-        let context = SpanContext::new(
-            trace_id,
-            span_id,
-            flags.with_sampled(sampled),
-            false,
-            trace_state,
-        );
-        if result.decision == SamplingDecision::Drop {
-            return Span::non_recording(context, parent_cx.baggage().clone());
-        }
-
-        let start_time = match self.start_time {
-            Some(t) => t,
-            None => clock::now().1,
-        };
-        let mut record = Recording::boxed(
-            self.tracer.origin().clone(),
-            &provider.limits,
+        start_span(
+            self.tracer,
             self.name,
             self.kind,
-            parent_span_id,
-            parent.is_remote(),
-            start_time,
-        );
-        record.set_initial(self.attributes, result.attributes, self.links);
-        let span = Span::recording(context, parent_cx.baggage().clone(), record);
-        for processor in provider.processors() {
-            processor.on_start(&span, &parent_cx);
-        }
-        span
+            self.parent,
+            self.attributes,
+            self.links,
+            self.start_time,
+        )
     }
+}
+
+/// Starts a span: the one implementation behind [`SpanBuilder::start`] and
+/// [`Tracer::start`], inlined into each so that what the caller did not give
+/// (start attributes, links, a start time) costs nothing.
+#[inline(always)]
+fn start_span(
+    tracer: &Tracer,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent: Parent,
+    attributes: Vec<KeyValue>,
+    links: Vec<Link>,
+    start_time: Option<SystemTime>,
+) -> Span {
+    let provider = tracer.provider_inner();
+    let parent_cx = match parent {
+        Parent::Current => Context::current(),
+        Parent::Explicit(cx) => cx,
+        Parent::Root => Context::new(),
+    };
+
+    if provider.noop || provider.is_shutdown() {
+        // Carry the parent's context so propagation passes through.
+        let (span_context, baggage) = parent_cx.into_parts();
+        return Span::non_recording(span_context, baggage);
+    }
+
+    let parent = parent_cx.span_context();
+    let (trace_id, span_id, parent_span_id, flags) = if parent.is_valid() {
+        let span_id = provider.new_span_id();
+        (
+            parent.trace_id(),
+            span_id,
+            parent.span_id(),
+            parent.trace_flags(),
+        )
+    } else {
+        let (trace_id, span_id) = provider.new_root_ids();
+        let flags = TraceFlags::NONE.with_random(provider.random_trace_ids());
+        (trace_id, span_id, SpanId::INVALID, flags)
+    };
+
+    let (decision, sampler_attributes, sampler_state) = match provider.fixed_decision {
+        Some(decision) => (decision, Vec::new(), None),
+        None => {
+            let result = provider.sampler.should_sample(&SamplingParameters {
+                parent: &parent_cx,
+                trace_id,
+                name: &name,
+                kind,
+                attributes: &attributes,
+                links: &links,
+            });
+            (result.decision, result.attributes, result.trace_state)
+        }
+    };
+    let sampled = decision == SamplingDecision::RecordAndSample;
+    let flags = flags.with_sampled(sampled);
+
+    if decision == SamplingDecision::Drop {
+        // The parent's state and baggage move into the span, uncopied.
+        let (parent, baggage) = parent_cx.into_parts();
+        let trace_state = match sampler_state {
+            Some(ts) => ts,
+            None => parent.into_trace_state(),
+        };
+        let context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
+        return Span::non_recording(context, baggage);
+    }
+
+    let trace_state = match sampler_state {
+        Some(ts) => ts,
+        None => parent.trace_state().clone(),
+    };
+    let parent_is_remote = parent.is_remote();
+    let context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
+    let start_time = match start_time {
+        Some(t) => t,
+        None => clock::now().1,
+    };
+    let mut record = Recording::boxed(
+        tracer.origin().clone(),
+        &provider.limits,
+        name,
+        kind,
+        parent_span_id,
+        parent_is_remote,
+        start_time,
+    );
+    record.set_initial(attributes, sampler_attributes, links);
+    let processors = provider.processors();
+    if processors.is_empty() {
+        let (_, baggage) = parent_cx.into_parts();
+        return Span::recording(context, baggage, record);
+    }
+    let span = Span::recording(context, parent_cx.baggage().clone(), record);
+    for processor in processors {
+        processor.on_start(&span, &parent_cx);
+    }
+    span
 }

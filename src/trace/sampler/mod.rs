@@ -96,6 +96,22 @@ pub trait Sampler: Send + Sync + 'static {
     /// The decision for one span.
     fn should_sample(&self, params: &SamplingParameters<'_>) -> SamplingResult;
 
+    /// The decision this sampler makes for every span, if it is always the
+    /// same one with no attributes added and the trace state kept (as for
+    /// [`AlwaysOn`] and [`AlwaysOff`]). The provider asks once, when it is
+    /// built; a `Some` lets the tracer skip the call for each span. The
+    /// default, `None`, means "ask me every time".
+    ///
+    /// ```
+    /// use tracelite::{AlwaysOff, ParentBased, Sampler, SamplingDecision};
+    ///
+    /// assert_eq!(AlwaysOff.fixed_decision(), Some(SamplingDecision::Drop));
+    /// assert_eq!(ParentBased::new(AlwaysOff).fixed_decision(), None);
+    /// ```
+    fn fixed_decision(&self) -> Option<SamplingDecision> {
+        None
+    }
+
     /// A short description, such as `AlwaysOnSampler` or
     /// `TraceIdRatioBased{0.25}`, shown in the provider's `Debug` output.
     fn description(&self) -> String;
@@ -117,6 +133,10 @@ impl Sampler for AlwaysOn {
         SamplingResult::decision(SamplingDecision::RecordAndSample)
     }
 
+    fn fixed_decision(&self) -> Option<SamplingDecision> {
+        Some(SamplingDecision::RecordAndSample)
+    }
+
     fn description(&self) -> String {
         "AlwaysOnSampler".into()
     }
@@ -130,6 +150,10 @@ impl Sampler for AlwaysOff {
     #[inline]
     fn should_sample(&self, _: &SamplingParameters<'_>) -> SamplingResult {
         SamplingResult::decision(SamplingDecision::Drop)
+    }
+
+    fn fixed_decision(&self) -> Option<SamplingDecision> {
+        Some(SamplingDecision::Drop)
     }
 
     fn description(&self) -> String {
