@@ -39,6 +39,11 @@ impl Context {
     /// The current context of this thread (an empty one when nothing is
     /// entered).
     pub fn current() -> Context {
+        if ATTACHED.get() == 0 {
+            // Nothing attached (a root span, a thread outside any span): no
+            // need to reach the stack.
+            return Context::new();
+        }
         STACK.with(|s| match s.borrow().entries.last() {
             Some(Some(cx)) => cx.clone(),
             _ => Context::new(),
@@ -100,6 +105,7 @@ impl Context {
         let index = STACK.with(|s| {
             let mut s = s.borrow_mut();
             s.entries.push(Some(self));
+            ATTACHED.set(s.entries.len());
             s.entries.len() - 1
         });
         ContextGuard {
@@ -154,6 +160,7 @@ impl Drop for ContextGuard {
                 // Dropped out of order: leave a hole; the top stays current.
                 *slot = None;
             }
+            ATTACHED.set(entries.len());
         });
     }
 }
@@ -167,6 +174,9 @@ struct ContextStack {
 }
 
 thread_local! {
+    /// The stack's length, kept beside it: a plain thread-local with nothing
+    /// to drop, so checking it for "nothing attached" is one load.
+    static ATTACHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static STACK: RefCell<ContextStack> = const {
         RefCell::new(ContextStack {
             entries: Vec::new(),
