@@ -410,7 +410,7 @@ impl KeyValue {
     /// pair; pairs that own memory are dropped as usual.
     #[inline]
     pub(crate) fn clear_list(list: &mut Vec<KeyValue>) {
-        for kv in list.drain(..) {
+        while let Some(kv) = list.pop() {
             if kv.owns_heap() {
                 drop(kv);
             } else {

@@ -193,7 +193,25 @@ impl Recording {
     }
 
     /// Takes the attributes and links given at start, applying the limits.
+    /// Inlined so that, where the caller gives none (`Tracer::start`), it
+    /// compiles to nothing.
+    #[inline(always)]
     pub(crate) fn set_initial(
+        &mut self,
+        attributes: Vec<KeyValue>,
+        from_sampler: Vec<KeyValue>,
+        links: Vec<Link>,
+    ) {
+        if attributes.capacity() == 0 && from_sampler.capacity() == 0 && links.capacity() == 0 {
+            // Nothing given and nothing allocated: there is nothing to drop
+            // either (forgetting them skips three out-of-line drop calls).
+            std::mem::forget((attributes, from_sampler, links));
+            return;
+        }
+        self.set_initial_given(attributes, from_sampler, links);
+    }
+
+    fn set_initial_given(
         &mut self,
         attributes: Vec<KeyValue>,
         from_sampler: Vec<KeyValue>,
