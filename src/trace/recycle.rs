@@ -90,15 +90,19 @@ pub(crate) fn recycle_record(mut span: SpanData) {
     put_back(std::mem::take(&mut span.attributes));
 }
 
-/// Drops `spans`, keeping their attribute vectors for reuse; the rest of
-/// each span is dropped here.
-pub(crate) fn recycle_batch(spans: impl ExactSizeIterator<Item = SpanData>) {
+/// Takes the attribute vectors out of `spans` (emptied, for reuse by the
+/// threads that make spans), in place: the caller then drops the records
+/// where they lie, without moving each out first.
+pub(crate) fn recycle_batch(spans: &mut [SpanData]) {
     let room = MAX_POOLED.saturating_sub(POOLED.load(Ordering::Relaxed));
     let mut kept: Vec<Vec<KeyValue>> = Vec::with_capacity(spans.len().min(room));
-    for mut span in spans {
-        let mut v = std::mem::take(&mut span.attributes);
-        drop(span);
-        if kept.len() < room && v.capacity() != 0 && v.capacity() <= MAX_CAPACITY {
+    for span in spans {
+        if kept.len() >= room {
+            break;
+        }
+        let v = &mut span.attributes;
+        if v.capacity() != 0 && v.capacity() <= MAX_CAPACITY {
+            let mut v = std::mem::take(v);
             KeyValue::clear_list(&mut v);
             kept.push(v);
         }

@@ -203,7 +203,12 @@ impl Lanes {
                 state.spans = Vec::new();
             }
             drop(state);
-            into.append(spare);
+            if into.is_empty() {
+                // The whole lane becomes the pending list: no copy.
+                std::mem::swap(into, spare);
+            } else {
+                into.append(spare);
+            }
         };
         visit(&self.fallback);
         lanes.retain(|lane| {

@@ -25,6 +25,12 @@ thread_local! {
 }
 
 /// How often at most a "spans dropped" warning is printed.
+/// While spans keep arriving (a drain found at least half a batch), the
+/// worker naps this long and looks again instead of parking: the
+/// application threads then find it awake and need not wake it, which is a
+/// system call (and, on a VM, an interrupt to another vCPU) on their path.
+const BUSY_NAP: Duration = Duration::from_micros(200);
+
 const DROP_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// Attempts for a batch whose export fails with a transient error.
 const MAX_ATTEMPTS: u32 = 4;
@@ -491,7 +497,7 @@ impl<E: SpanExporter> Worker<E> {
                     std::mem::take(&mut *self.control.lock().unwrap_or_else(|e| e.into_inner()));
                 for request in requests {
                     let last = matches!(request, Control::Shutdown(_));
-                    let result = self.drain(&mut pending, &mut spare, true, last);
+                    let (result, _) = self.drain(&mut pending, &mut spare, true, last);
                     match request {
                         Control::Flush(ack) => {
                             let result = result.and_then(|()| self.exporter.force_flush());
@@ -506,11 +512,18 @@ impl<E: SpanExporter> Worker<E> {
                 }
             }
             let due = Instant::now() >= deadline;
-            let _ = self.drain(&mut pending, &mut spare, due, false);
+            let (_, taken) = self.drain(&mut pending, &mut spare, due, false);
             if due {
                 deadline = Instant::now() + self.config.scheduled_delay;
             }
-            if !self.control_pending.load(Ordering::Acquire) {
+            if self.control_pending.load(Ordering::Acquire) {
+                continue;
+            }
+            if taken >= self.config.max_export_batch_size / 2 {
+                // Busy: look again soon, awake (see BUSY_NAP). A flush or
+                // shutdown request waits at most one nap.
+                std::thread::sleep(BUSY_NAP.min(self.config.scheduled_delay));
+            } else {
                 std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
             }
         }
@@ -518,14 +531,15 @@ impl<E: SpanExporter> Worker<E> {
 
     /// Takes what the lanes hold now and exports full batches; a partial
     /// batch too when `export_partial`. With `close`, the lanes refuse
-    /// spans from then on (shutdown) and everything is exported.
+    /// spans from then on (shutdown) and everything is exported. Returns the
+    /// export outcome and how many spans were taken from the lanes.
     fn drain(
         &mut self,
         pending: &mut Vec<SpanData>,
         spare: &mut Vec<SpanData>,
         export_partial: bool,
         close: bool,
-    ) -> Result<(), ExportError> {
+    ) -> (Result<(), ExportError>, usize) {
         self.unread.store(0, Ordering::Relaxed);
         let taken = self.lanes.collect(pending, spare, close);
         self.stats
@@ -534,17 +548,29 @@ impl<E: SpanExporter> Worker<E> {
             .fetch_add(taken as u64, Ordering::Relaxed);
         let max = self.config.max_export_batch_size;
         let mut result = Ok(());
-        while pending.len() >= max || ((export_partial || close) && !pending.is_empty()) {
-            let n = pending.len().min(max);
-            if let Err(e) = self.export(&pending[..n]) {
+        // Batches are exported from the front by position; the exported
+        // records leave the vector once, at the end, so what is left is
+        // moved once rather than after every batch.
+        let mut done = 0;
+        loop {
+            let left = pending.len() - done;
+            if !(left >= max || ((export_partial || close) && left > 0)) {
+                break;
+            }
+            let n = left.min(max);
+            if let Err(e) = self.export(&pending[done..done + n]) {
                 result = Err(e);
             }
-            // The attribute vectors go back to the threads that make spans;
-            // the room comes back to the queue.
-            crate::trace::recycle::recycle_batch(pending.drain(..n));
+            done += n;
+            // The room comes back to the queue as each batch leaves.
             self.lanes.release(n);
         }
-        result
+        if done > 0 {
+            // The attribute vectors go back to the threads that make spans.
+            crate::trace::recycle::recycle_batch(&mut pending[..done]);
+            pending.drain(..done);
+        }
+        (result, taken)
     }
 
     /// Exports `batch`, retrying transient failures with backoff and
