@@ -588,3 +588,73 @@ fn nothing_of_a_finished_span_leaks_into_the_next() {
         assert!(q.end_time >= q.start_time);
     }
 }
+
+/// Each thread starts spans with its own copy of a tracer's origin: the
+/// records still carry the tracer's resource and scope, whichever thread
+/// made them, and a copy does not outlive its provider for long: the next
+/// lookup on the thread lets copies of gone tracers go.
+#[test]
+fn spans_from_any_thread_carry_their_tracers_origin() {
+    let (provider, exporter) = setup();
+    let tracer = provider.tracer("multi");
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let tracer = tracer.clone();
+            s.spawn(move || {
+                for i in 0..5 {
+                    tracer.start(format!("t{t}-{i}")).end();
+                }
+            });
+        }
+    });
+    let other = provider.tracer("other");
+    other.start("other").end();
+    let spans = exporter.finished_spans();
+    assert_eq!(spans.len(), 16);
+    for span in &spans {
+        let expected = if span.name == "other" {
+            "other"
+        } else {
+            "multi"
+        };
+        assert_eq!(span.scope().name(), expected, "{}", span.name);
+        assert_eq!(span.resource().service_name(), "test-svc");
+    }
+
+    // A processor that notes when it is dropped (with its provider).
+    struct Noted(Arc<AtomicUsize>);
+    impl SpanProcessor for Noted {
+        fn on_end(&self, _: SpanData) {}
+        fn force_flush(&self) -> Result<(), ExportError> {
+            Ok(())
+        }
+        fn shutdown(&self) -> Result<(), ExportError> {
+            Ok(())
+        }
+    }
+    impl Drop for Noted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let on_thread = dropped.clone();
+    std::thread::spawn(move || {
+        let gone = TracerProvider::builder()
+            .with_processor(Noted(on_thread.clone()))
+            .build();
+        gone.tracer("gone").start("a").end();
+        drop(gone);
+        // Another tracer's first span on this thread lets the copy go.
+        let (next, _) = setup();
+        next.tracer("next").start("b").end();
+        assert_eq!(
+            on_thread.load(Ordering::SeqCst),
+            1,
+            "the gone provider was dropped"
+        );
+    })
+    .join()
+    .unwrap();
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}

@@ -42,6 +42,70 @@ pub(crate) struct Origin {
     pub(crate) scope: InstrumentationScope,
 }
 
+/// Origins copied for the thread that makes spans, with the tracer's each
+/// was copied from.
+struct LocalOrigin {
+    /// The tracer's origin, weakly: while held, its address is not reused,
+    /// and once every tracer of that origin is gone the entry is dead.
+    of: std::sync::Weak<Origin>,
+    copy: Arc<Origin>,
+}
+
+/// Copies of tracers' origins a thread keeps at most.
+const LOCAL_ORIGINS: usize = 8;
+
+thread_local! {
+    static LOCAL: std::cell::RefCell<Vec<LocalOrigin>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The origin for a span that `tracer` starts on this thread: this thread's
+/// own copy of the tracer's (the same provider, resource and scope).
+///
+/// Every live span and finished record holds a reference to its origin. With
+/// one shared `Arc` per tracer, its reference count — written at every span
+/// start and end, on every thread — would be one cache line that all the
+/// application's cores and the exporter pass around for each span. With a
+/// copy per thread, only the thread and the exporter (a batch at a time)
+/// write it. Entries whose tracers are all gone are dropped as the thread
+/// looks up others; a thread keeps at most [`LOCAL_ORIGINS`].
+#[inline]
+fn local_origin(tracer: &Tracer) -> Arc<Origin> {
+    let shared = &tracer.origin;
+    LOCAL
+        .try_with(|local| {
+            let mut local = local.try_borrow_mut().ok()?;
+            if let Some(entry) = local
+                .iter()
+                .find(|e| std::ptr::eq(e.of.as_ptr(), Arc::as_ptr(shared)))
+            {
+                return Some(entry.copy.clone());
+            }
+            Some(add_local_origin(&mut local, shared))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| shared.clone())
+}
+
+#[cold]
+fn add_local_origin(local: &mut Vec<LocalOrigin>, shared: &Arc<Origin>) -> Arc<Origin> {
+    local.retain(|e| e.of.strong_count() > 0);
+    if local.len() >= LOCAL_ORIGINS {
+        local.remove(0);
+    }
+    let copy = Arc::new(Origin {
+        provider: shared.provider.clone(),
+        resource: shared.resource.clone(),
+        scope: shared.scope.clone(),
+    });
+    local.push(LocalOrigin {
+        of: Arc::downgrade(shared),
+        copy: copy.clone(),
+    });
+    copy
+}
+
 impl Origin {
     /// The origin of spans that no local tracer made (received over OTLP).
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
@@ -73,11 +137,6 @@ impl Tracer {
             .provider
             .as_deref()
             .expect("a tracer always has a provider")
-    }
-
-    #[inline]
-    pub(crate) fn origin(&self) -> &Arc<Origin> {
-        &self.origin
     }
 
     /// Starts describing a span; call [`SpanBuilder::start`] to start it.
@@ -348,7 +407,7 @@ fn start_span(
         None => clock::now().1,
     };
     let mut record = Recording::boxed(
-        tracer.origin().clone(),
+        local_origin(tracer),
         &provider.limits,
         name,
         kind,
