@@ -9,7 +9,8 @@ use super::provider::ProviderInner;
 use super::span::Recording;
 use super::{
     clock, Context, InstrumentationScope, KeyValue, Link, Resource, SamplingDecision,
-    SamplingParameters, Span, SpanContext, SpanId, SpanKind, TraceFlags, TracerProvider,
+    SamplingParameters, Span, SpanContext, SpanId, SpanKind, TraceFlags, TraceState,
+    TracerProvider,
 };
 
 /// Starts spans for one instrumentation scope. Cheap to clone; get one from
@@ -368,8 +369,24 @@ fn start_span(
         (trace_id, span_id, SpanId::INVALID, flags)
     };
 
-    let (decision, sampler_attributes, sampler_state) = match provider.fixed_decision {
-        Some(decision) => (decision, Vec::new(), None),
+    // A dropped span is only a context: the parent's state and baggage move
+    // into it, uncopied.
+    let dropped = |parent_cx: Context, trace_state: Option<TraceState>| {
+        let (parent, baggage) = parent_cx.into_parts();
+        let trace_state = trace_state.unwrap_or_else(|| parent.into_trace_state());
+        let flags = flags.with_sampled(false);
+        Span::non_recording(
+            SpanContext::new(trace_id, span_id, flags, false, trace_state),
+            baggage,
+        )
+    };
+    let (sampled, sampler_attributes, sampler_state) = match provider.fixed_decision {
+        Some(SamplingDecision::Drop) => return dropped(parent_cx, None),
+        Some(decision) => (
+            decision == SamplingDecision::RecordAndSample,
+            Vec::new(),
+            None,
+        ),
         None => {
             let result = provider.sampler.should_sample(&SamplingParameters {
                 parent: &parent_cx,
@@ -379,22 +396,17 @@ fn start_span(
                 attributes: &attributes,
                 links: &links,
             });
-            (result.decision, result.attributes, result.trace_state)
+            match result.decision {
+                SamplingDecision::Drop => return dropped(parent_cx, result.trace_state),
+                decision => (
+                    decision == SamplingDecision::RecordAndSample,
+                    result.attributes,
+                    result.trace_state,
+                ),
+            }
         }
     };
-    let sampled = decision == SamplingDecision::RecordAndSample;
     let flags = flags.with_sampled(sampled);
-
-    if decision == SamplingDecision::Drop {
-        // The parent's state and baggage move into the span, uncopied.
-        let (parent, baggage) = parent_cx.into_parts();
-        let trace_state = match sampler_state {
-            Some(ts) => ts,
-            None => parent.into_trace_state(),
-        };
-        let context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
-        return Span::non_recording(context, baggage);
-    }
 
     let trace_state = match sampler_state {
         Some(ts) => ts,
