@@ -44,14 +44,95 @@ pub(crate) fn server_address(uri: &Uri, headers: &HeaderMap) -> Option<(String, 
         _ => None,
     };
     if let Some(authority) = uri.authority() {
-        return Some((
-            authority.host().to_string(),
-            authority.port_u16().or(default_port),
-        ));
+        // Already validated by the URI parser; only credentials to drop.
+        let authority = authority.as_str();
+        let host_port = match authority.bytes().rposition(|b| b == b'@') {
+            Some(at) => &authority[at + 1..],
+            None => authority,
+        };
+        let (host, port) = split_host_port(host_port)?;
+        return Some((host.to_owned(), port.or(default_port)));
     }
-    let host = headers.get(http::header::HOST)?.to_str().ok()?;
-    let authority: http::uri::Authority = host.parse().ok()?;
-    Some((authority.host().to_string(), authority.port_u16()))
+    let host = headers.get(http::header::HOST)?.as_bytes();
+    let host = std::str::from_utf8(host).ok()?;
+    let (host, port) = split_host_port(host)?;
+    Some((host.to_owned(), port))
+}
+
+/// The bytes RFC 3986 allows in a host name or IPv4 address (unreserved,
+/// percent-encoded, sub-delims).
+static HOST_CHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
+
+/// Splits `host[:port]` (a `Host` header, or a URI authority without
+/// credentials) into the host — an IPv6 literal keeps its brackets — and
+/// the port. `None` when it is not a valid host: a character RFC 3986 does
+/// not allow in one, an empty host, or a port that is not a number up to
+/// 65535. One pass over the bytes, no allocation.
+fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    let bytes = s.as_bytes();
+    let host_end = if bytes.first() == Some(&b'[') {
+        let close = bytes.iter().position(|&b| b == b']')?;
+        let literal = &bytes[1..close];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return None;
+        }
+        close + 1
+    } else {
+        // One pass to the port's colon, each byte checked by table.
+        let end = bytes
+            .iter()
+            .position(|&b| !HOST_CHAR[usize::from(b)])
+            .unwrap_or(bytes.len());
+        if end == 0 || (end < bytes.len() && bytes[end] != b':') {
+            return None;
+        }
+        end
+    };
+    let host = &s[..host_end];
+    match &bytes[host_end..] {
+        [] | [b':'] => Some((host, None)),
+        [b':', digits @ ..] => {
+            if digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let port = digits
+                .iter()
+                .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+            Some((host, Some(u16::try_from(port).ok()?)))
+        }
+        _ => None,
+    }
 }
 
 /// The request URL without credentials, for `url.full`.
@@ -160,5 +241,40 @@ mod tests {
         assert_eq!(full_url(&plain), "http://127.0.0.1:3000/");
         h.insert("host", "bad host".parse().unwrap());
         assert_eq!(server_address(&origin_form, &h), None);
+    }
+
+    #[test]
+    fn host_and_port_split_like_an_authority() {
+        for (input, expected) in [
+            ("example.com", Some(("example.com", None))),
+            ("example.com:8080", Some(("example.com", Some(8080)))),
+            ("example.com:", Some(("example.com", None))),
+            ("127.0.0.1:65535", Some(("127.0.0.1", Some(65535)))),
+            ("[::1]", Some(("[::1]", None))),
+            ("[2001:db8::7]:443", Some(("[2001:db8::7]", Some(443)))),
+            (
+                "xn--bcher-kva.example",
+                Some(("xn--bcher-kva.example", None)),
+            ),
+            ("", None),
+            (":80", None),
+            ("bad host", None),
+            ("host:65536", None),
+            ("host:80a", None),
+            ("host:123456", None),
+            ("a/b", None),
+            ("[::1", None),
+            ("[]:80", None),
+            ("[::1]x", None),
+            ("[zz]", None),
+            ("h\u{e9}te", None),
+        ] {
+            assert_eq!(split_host_port(input), expected, "{input:?}");
+            // The same answers as the http crate's authority parser, where
+            // it accepts the input.
+            if let (Some((host, port)), Ok(a)) = (expected, input.parse::<http::uri::Authority>()) {
+                assert_eq!((a.host(), a.port_u16()), (host, port), "{input:?}");
+            }
+        }
     }
 }

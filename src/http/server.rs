@@ -237,7 +237,7 @@ where
             };
         }
         let parent = match &config.propagator {
-            Some(p) => p.extract(&parts.headers),
+            Some(p) => p.extract(&crate::propagation::W3cHeaders::new(&parts.headers)),
             None => extract_from_headers(&parts.headers),
         };
         let route = config
@@ -287,8 +287,10 @@ fn request_attributes(
     parts: &Parts,
     route: Option<String>,
 ) -> Vec<KeyValue> {
-    // Room for the response attributes added later (status, error.type).
-    let mut attrs = Vec::with_capacity(15);
+    // Room for the response attributes added later (status, error.type),
+    // in a vector handed back by an earlier span when there is one.
+    let mut attrs = crate::trace::recycle::attributes();
+    attrs.reserve(15);
     semconv::request_method_attributes(&parts.method, &mut attrs);
     attrs.push(KeyValue::new("url.path", parts.uri.path().to_string()));
     attrs.push(KeyValue::new(

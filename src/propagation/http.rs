@@ -121,7 +121,69 @@ pub fn inject_into_headers(headers: &mut HeaderMap) {
 /// The context carried by incoming `headers`, read with the global
 /// propagator (an empty context when they carry none).
 pub fn extract_from_headers(headers: &HeaderMap) -> Context {
-    super::extract(headers)
+    super::extract(&W3cHeaders::new(headers))
+}
+
+/// Incoming headers with the W3C propagation headers found in one pass:
+/// the propagators ask for `traceparent`, `tracestate` and `baggage` one
+/// after the other, and a request with none of them (or one of each) is
+/// then scanned once instead of three times.
+pub(crate) struct W3cHeaders<'a> {
+    map: &'a HeaderMap,
+    /// Per W3C name (traceparent, tracestate, baggage): how many values,
+    /// and the first.
+    found: [(usize, Option<&'a HeaderValue>); 3],
+}
+
+impl<'a> W3cHeaders<'a> {
+    pub(crate) fn new(map: &'a HeaderMap) -> W3cHeaders<'a> {
+        let mut found = [(0, None); 3];
+        for (name, value) in map.iter() {
+            let slot = match name.as_str().len() {
+                11 if *name == TRACEPARENT => 0,
+                10 if *name == TRACESTATE => 1,
+                7 if *name == BAGGAGE => 2,
+                _ => continue,
+            };
+            let (count, first) = &mut found[slot];
+            *count += 1;
+            first.get_or_insert(value);
+        }
+        W3cHeaders { map, found }
+    }
+
+    fn slot(key: &str) -> Option<usize> {
+        let name = known_name(key)?;
+        Some(if name == TRACEPARENT {
+            0
+        } else if name == TRACESTATE {
+            1
+        } else {
+            2
+        })
+    }
+}
+
+impl Extractor for W3cHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match W3cHeaders::slot(key) {
+            Some(slot) => self.found[slot].1.and_then(|v| v.to_str().ok()),
+            None => Extractor::get(self.map, key),
+        }
+    }
+
+    fn get_all(&self, key: &str, each: &mut dyn FnMut(&[u8])) {
+        match W3cHeaders::slot(key).map(|slot| self.found[slot]) {
+            Some((0, _)) => {}
+            Some((1, Some(value))) => each(value.as_bytes()),
+            // Repeated (rare): in order, from the map.
+            _ => Extractor::get_all(self.map, key, each),
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        Extractor::keys(self.map)
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +238,42 @@ mod tests {
         let mut m = std::collections::HashMap::new();
         m.set_trace_state("tracestate", &state);
         assert_eq!(m["tracestate"], "rojo=00f067aa0ba902b7,congo=t");
+    }
+
+    #[test]
+    fn one_pass_index_reads_like_the_map() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("host", "a"),
+            (
+                "traceparent",
+                "00-12345678901234567890123456789012-1234567890123456-01",
+            ),
+            ("tracestate", "a=1"),
+            ("tracestate", "b=2"),
+            ("baggage", "k=v"),
+            ("x-other", "o"),
+        ] {
+            h.append(k, HeaderValue::from_static(v));
+        }
+        let indexed = W3cHeaders::new(&h);
+        for key in [
+            "traceparent",
+            "tracestate",
+            "baggage",
+            "x-other",
+            "missing",
+            "HOST",
+        ] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            Extractor::get_all(&h, key, &mut |v| a.push(v.to_vec()));
+            indexed.get_all(key, &mut |v| b.push(v.to_vec()));
+            assert_eq!(a, b, "{key}");
+            assert_eq!(Extractor::get(&h, key), indexed.get(key), "{key}");
+        }
+        let composite = crate::propagation::TextMapCompositePropagator::default();
+        assert_eq!(composite.extract(&h), composite.extract(&indexed));
+        assert_eq!(indexed.keys().len(), Extractor::keys(&h).len());
     }
 
     /// Small maps are scanned, large ones looked up: the same values in the

@@ -40,6 +40,8 @@ use crate::trace::Context;
 pub use baggage::BaggagePropagator;
 pub use composite::TextMapCompositePropagator;
 pub use global::{set_text_map_propagator, text_map_propagator};
+#[cfg(feature = "tower")]
+pub(crate) use http::W3cHeaders;
 #[cfg(feature = "http")]
 pub use http::{extract_from_headers, inject_into_headers};
 pub use trace_context::TraceContextPropagator;
