@@ -656,3 +656,38 @@ mod exporter {
         assert_eq!(line.trim(), "OK 2 spans");
     }
 }
+
+/// Records are grouped by resource and scope, whichever thread made them:
+/// a tracer used from several threads gives one `ResourceSpans` with one
+/// `ScopeSpans` (each thread's spans hold that thread's copy of the
+/// tracer's origin); two tracers give two scopes.
+#[test]
+fn spans_from_many_threads_group_by_resource_and_scope() {
+    let exporter = InMemoryExporter::default();
+    let provider = TracerProvider::builder()
+        .with_resource(Resource::new([KeyValue::new("service.name", "threads")]))
+        .with_processor(SimpleSpanProcessor::new(exporter.clone()))
+        .build();
+    let tracer = provider.tracer("shared");
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let tracer = tracer.clone();
+            s.spawn(move || {
+                for i in 0..3 {
+                    tracer.start(format!("t{t}-{i}")).end();
+                }
+            });
+        }
+    });
+    provider.tracer("second").start("other").end();
+    let request = from_span_data(&exporter.take());
+    assert_eq!(request.resource_spans.len(), 2, "one group per tracer");
+    let shared = &request.resource_spans[0];
+    assert_eq!(shared.scope_spans.len(), 1);
+    assert_eq!(shared.scope_spans[0].spans.len(), 12);
+    let scope = shared.scope_spans[0].scope.as_ref().unwrap();
+    assert_eq!(scope.name, "shared");
+    let second = &request.resource_spans[1].scope_spans[0];
+    assert_eq!(second.scope.as_ref().unwrap().name, "second");
+    assert_eq!(second.spans.len(), 1);
+}

@@ -330,10 +330,12 @@ fn kind_code(k: SpanKind) -> i32 {
 /// Converts finished spans into one request, grouped by resource and scope.
 pub fn from_span_data(batch: &[SpanData]) -> proto::ExportTraceServiceRequest {
     // (resource, scope) groups, in order of first appearance.
-    let mut groups: Vec<(*const Origin, &SpanData, Vec<proto::Span>)> = Vec::new();
-    let mut index: HashMap<*const Origin, usize> = HashMap::new();
+    // Keyed by origin id: a tracer's records share it whichever thread
+    // made them (each thread holds its own copy of the origin).
+    let mut groups: Vec<(u64, &SpanData, Vec<proto::Span>)> = Vec::new();
+    let mut index: HashMap<u64, usize> = HashMap::new();
     for span in batch {
-        let key = Arc::as_ptr(&span.origin);
+        let key = span.origin.id;
         let i = *index.entry(key).or_insert_with(|| {
             groups.push((key, span, Vec::new()));
             groups.len() - 1

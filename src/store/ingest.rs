@@ -15,7 +15,6 @@ use super::schema::BUCKET_SHIFT;
 use super::StoreError;
 use crate::analysis::DurationSketch;
 use crate::trace::clock::unix_nanos;
-use crate::trace::tracer::Origin;
 use crate::trace::{SpanData, Status, TraceId};
 
 /// A RED rollup row's key: (minute, service, span name, kind).
@@ -49,7 +48,8 @@ pub(crate) struct Writer {
 
 /// Ids of the rows describing where a span came from.
 struct OriginRow {
-    origin: *const Origin,
+    /// The origin id (shared by a tracer's per-thread copies).
+    origin: u64,
     resource: i64,
     scope: i64,
     service: Arc<str>,
@@ -135,8 +135,8 @@ impl Writer {
         let mut origins: Vec<OriginRow> = Vec::new();
         let mut origin_of = Vec::with_capacity(batch.len());
         for span in batch {
-            let ptr = Arc::as_ptr(&span.origin);
-            let index = match origins.iter().position(|o| o.origin == ptr) {
+            let id = span.origin.id;
+            let index = match origins.iter().position(|o| o.origin == id) {
                 Some(i) => i,
                 None => {
                     let row = origin_row(
@@ -607,7 +607,7 @@ fn origin_row(
     };
 
     Ok(OriginRow {
-        origin: Arc::as_ptr(&span.origin),
+        origin: span.origin.id,
         resource: resource_id,
         scope: scope_id,
         service: Arc::from(resource.service_name()),

@@ -38,6 +38,9 @@ pub struct Tracer {
 /// finished records share it by reference count, so ending a span copies
 /// nothing of it.
 pub(crate) struct Origin {
+    /// The same for a tracer's origin and every thread's copy of it (and
+    /// unique otherwise): what exporters group records by.
+    pub(crate) id: u64,
     pub(crate) provider: Option<Arc<ProviderInner>>,
     pub(crate) resource: Resource,
     pub(crate) scope: InstrumentationScope,
@@ -96,6 +99,7 @@ fn add_local_origin(local: &mut Vec<LocalOrigin>, shared: &Arc<Origin>) -> Arc<O
         local.remove(0);
     }
     let copy = Arc::new(Origin {
+        id: shared.id,
         provider: shared.provider.clone(),
         resource: shared.resource.clone(),
         scope: shared.scope.clone(),
@@ -108,10 +112,17 @@ fn add_local_origin(local: &mut Vec<LocalOrigin>, shared: &Arc<Origin>) -> Arc<O
 }
 
 impl Origin {
+    /// A new origin id.
+    fn next_id() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The origin of spans that no local tracer made (received over OTLP).
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn detached(resource: Resource, scope: InstrumentationScope) -> Arc<Origin> {
         Arc::new(Origin {
+            id: Origin::next_id(),
             provider: None,
             resource,
             scope,
@@ -124,6 +135,7 @@ impl Tracer {
         provider.acquire_handle();
         Tracer {
             origin: Arc::new(Origin {
+                id: Origin::next_id(),
                 resource: provider.resource.clone(),
                 provider: Some(provider),
                 scope,

@@ -519,7 +519,7 @@ impl<E: SpanExporter> Worker<E> {
             if self.control_pending.load(Ordering::Acquire) {
                 continue;
             }
-            if taken >= self.config.max_export_batch_size / 2 {
+            if taken > 0 && taken >= self.config.max_export_batch_size / 2 {
                 // Busy: look again soon, awake (see BUSY_NAP). A flush or
                 // shutdown request waits at most one nap.
                 std::thread::sleep(BUSY_NAP.min(self.config.scheduled_delay));
