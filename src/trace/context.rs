@@ -38,12 +38,19 @@ impl Context {
 
     /// The current context of this thread (an empty one when nothing is
     /// entered).
+    #[inline]
     pub fn current() -> Context {
         if ATTACHED.get() == 0 {
             // Nothing attached (a root span, a thread outside any span): no
             // need to reach the stack.
             return Context::new();
         }
+        Context::current_attached()
+    }
+
+    /// [`current`](Self::current) when something is attached: the top of
+    /// the stack.
+    fn current_attached() -> Context {
         STACK.with(|s| match s.borrow().entries.last() {
             Some(Some(cx)) => cx.clone(),
             _ => Context::new(),
