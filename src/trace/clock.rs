@@ -65,7 +65,13 @@ struct Anchor {
 #[inline]
 fn raw_now() -> u64 {
     let origin = *ORIGIN.get_or_init(Instant::now);
-    u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    let since = Instant::now().saturating_duration_since(origin);
+    // In u64 rather than through `as_nanos`' u128: 2^64 ns is 584 years of
+    // process uptime.
+    since
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(since.subsec_nanos()))
 }
 
 /// Sets the anchor now rather than in the first span.
@@ -110,6 +116,28 @@ fn derive_from_delta(d: i64, anchor_wall: u64, rate_ppb: i64) -> i128 {
     i128::from(anchor_wall) + i128::from(d) + correction
 }
 
+/// [`derive_from_delta`] and [`to_system_time`] in 64-bit arithmetic for a
+/// reading less than 2^40 ns (18 minutes) from the anchor — every reading
+/// but one whose thread found another re-anchoring after a long idle gap:
+/// then |d × rate| < 2^40 × 2^19, and (checked too) the anchor is below
+/// 2^62 ns since the epoch (the year 2116), so nothing overflows.
+#[inline]
+fn wall_near_anchor(d: i64, anchor_wall: u64, rate_ppb: i64) -> SystemTime {
+    if d.unsigned_abs() >= 1 << 40 || anchor_wall >= 1 << 62 {
+        return wall_far_from_anchor(d, anchor_wall, rate_ppb);
+    }
+    let correction = d * rate_ppb / 1_000_000_000;
+    let wall = anchor_wall as i64 + d + correction;
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(wall.max(0) as u64)
+}
+
+/// The rare case of [`wall_near_anchor`], in 128-bit arithmetic.
+#[cold]
+#[inline(never)]
+fn wall_far_from_anchor(d: i64, anchor_wall: u64, rate_ppb: i64) -> SystemTime {
+    to_system_time(derive_from_delta(d, anchor_wall, rate_ppb))
+}
+
 fn to_system_time(nanos: i128) -> SystemTime {
     let nanos = u64::try_from(nanos.max(0)).unwrap_or(u64::MAX);
     SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos)
@@ -145,8 +173,7 @@ pub(crate) fn now() -> (Tick, SystemTime) {
                 continue;
             }
         }
-        let wall = derive_from_delta(d, anchor_wall, rate);
-        return (Tick(raw), to_system_time(wall));
+        return (Tick(raw), wall_near_anchor(d, anchor_wall, rate));
     }
 }
 
@@ -270,6 +297,35 @@ mod tests {
             .collect();
         for t in threads {
             t.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn the_64_bit_path_agrees_with_the_128_bit_one() {
+        let anchors = [1_764_000_000_000_000_000u64, 1, (1 << 62) - 1, 1 << 62, u64::MAX];
+        let deltas = [
+            0i64,
+            1,
+            -1,
+            999_999_999,
+            -999_999_999,
+            (1 << 40) - 1,
+            -(1 << 40) + 1,
+            1 << 40,
+            i64::MAX / 4,
+            i64::MIN / 4,
+        ];
+        let rates = [0i64, 1, -1, MAX_RATE_PPB, -MAX_RATE_PPB, 123_457];
+        for &anchor in &anchors {
+            for &d in &deltas {
+                for &rate in &rates {
+                    assert_eq!(
+                        wall_near_anchor(d, anchor, rate),
+                        to_system_time(derive_from_delta(d, anchor, rate)),
+                        "anchor {anchor}, d {d}, rate {rate}"
+                    );
+                }
+            }
         }
     }
 
