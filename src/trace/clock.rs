@@ -302,7 +302,13 @@ mod tests {
 
     #[test]
     fn the_64_bit_path_agrees_with_the_128_bit_one() {
-        let anchors = [1_764_000_000_000_000_000u64, 1, (1 << 62) - 1, 1 << 62, u64::MAX];
+        let anchors = [
+            1_764_000_000_000_000_000u64,
+            1,
+            (1 << 62) - 1,
+            1 << 62,
+            u64::MAX,
+        ];
         let deltas = [
             0i64,
             1,
