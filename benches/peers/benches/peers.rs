@@ -12,54 +12,15 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::trace::{
     FutureExt as _, Span as _, TraceContextExt, Tracer as _, TracerProvider as _,
 };
-use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{
-    Sampler, SdkTracer, SdkTracerProvider, Span, SpanData, SpanLimits, SpanProcessor,
-};
+use opentelemetry::Context;
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanLimits};
 
 #[path = "../../common/shapes.rs"]
 mod shapes;
 
-#[derive(Debug)]
-struct OtelNoopProcessor;
-
-impl SpanProcessor for OtelNoopProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-    fn on_end(&self, span: SpanData) {
-        black_box(span);
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
-    }
-}
-
-fn otel_provider(sampled: bool, with_noop_processor: bool) -> SdkTracerProvider {
-    let mut builder = SdkTracerProvider::builder()
-        .with_span_limits(SpanLimits::default())
-        .with_sampler(if sampled {
-            Sampler::AlwaysOn
-        } else {
-            Sampler::AlwaysOff
-        });
-    if with_noop_processor {
-        builder = builder.with_span_processor(OtelNoopProcessor);
-    }
-    builder.build()
-}
-
-#[inline]
-fn otel_span_with_4_attributes(tracer: &SdkTracer) {
-    let mut span = tracer.start("GET /users");
-    span.set_attribute(KeyValue::new("http.request.method", "GET"));
-    span.set_attribute(KeyValue::new("http.response.status_code", 200));
-    span.set_attribute(KeyValue::new("url.path", "/users"));
-    span.set_attribute(KeyValue::new("server.port", 8080));
-    span.end();
-}
+#[path = "common/otel_shapes.rs"]
+mod otel_shapes;
+use otel_shapes::{otel_provider, otel_span_with_4_attributes, OtelNoopExporter};
 
 #[inline]
 fn otel_parent_and_child(tracer: &SdkTracer) {
@@ -174,16 +135,6 @@ fn propagation(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-#[derive(Debug)]
-struct OtelNoopExporter;
-
-impl opentelemetry_sdk::trace::SpanExporter for OtelNoopExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
 }
 
 /// Start, 4 attributes, end and enqueue into each library's batch processor
