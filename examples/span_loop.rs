@@ -11,47 +11,19 @@
 //! It prints nanoseconds per span too, but those are only a rough check:
 //! use `cargo bench` for timings.
 
-use std::hint::black_box;
 use std::time::Instant;
 
-use tracelite::{
-    AlwaysOff, AlwaysOn, BatchSpanProcessor, ExportError, SimpleSpanProcessor, SpanData,
-    SpanExporter, SpanLimits, SpanProcessor, Tracer, TracerProvider,
-};
+use tracelite::{AlwaysOn, SimpleSpanProcessor, SpanLimits, Tracer, TracerProvider};
 
-/// Drops every finished span, like the peers bench's no-op processor.
-struct DropAll;
+// The benchmarks' own shapes and no-op processor/exporter, one definition.
+#[allow(dead_code)]
+#[path = "../benches/common/shapes.rs"]
+mod shapes;
 
-impl SpanProcessor for DropAll {
-    fn on_end(&self, span: SpanData) {
-        black_box(span);
-    }
-    fn force_flush(&self) -> Result<(), ExportError> {
-        Ok(())
-    }
-    fn shutdown(&self) -> Result<(), ExportError> {
-        Ok(())
-    }
-}
-
-/// Accepts every batch and does nothing with it.
-struct Discard;
-
-impl SpanExporter for Discard {
-    fn export(&self, batch: &[SpanData]) -> Result<(), ExportError> {
-        black_box(batch);
-        Ok(())
-    }
-}
-
+/// The shape, out of line so callgrind attributes its cost in one place.
 #[inline(never)]
 fn shape(tracer: &Tracer) {
-    let span = tracer.start("GET /users");
-    span.set_attribute("http.request.method", "GET");
-    span.set_attribute("http.response.status_code", 200);
-    span.set_attribute("url.path", "/users");
-    span.set_attribute("server.port", 8080);
-    span.end();
+    shapes::span_with_4_attributes(tracer);
 }
 
 fn main() {
@@ -65,25 +37,16 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let builder = TracerProvider::builder().with_span_limits(SpanLimits::default());
     let provider = match mode.as_str() {
-        "none" => builder.with_sampler(AlwaysOn).build(),
-        "noop" => builder
+        "none" => shapes::provider(true, false),
+        "noop" => shapes::provider(true, true),
+        "off" => shapes::provider(false, true),
+        "simple" => TracerProvider::builder()
+            .with_span_limits(SpanLimits::default())
             .with_sampler(AlwaysOn)
-            .with_processor(DropAll)
+            .with_processor(SimpleSpanProcessor::new(shapes::NoopExporter))
             .build(),
-        "simple" => builder
-            .with_sampler(AlwaysOn)
-            .with_processor(SimpleSpanProcessor::new(Discard))
-            .build(),
-        "off" => builder
-            .with_sampler(AlwaysOff)
-            .with_processor(DropAll)
-            .build(),
-        "batch" => builder
-            .with_sampler(AlwaysOn)
-            .with_processor(BatchSpanProcessor::builder(Discard).build())
-            .build(),
+        "batch" => shapes::batch_provider().0,
         other => {
             eprintln!("span_loop: unknown mode {other:?} (none, noop, simple, off, batch)");
             std::process::exit(2);

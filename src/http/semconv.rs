@@ -45,12 +45,7 @@ pub(crate) fn server_address(uri: &Uri, headers: &HeaderMap) -> Option<(String, 
     };
     if let Some(authority) = uri.authority() {
         // Already validated by the URI parser; only credentials to drop.
-        let authority = authority.as_str();
-        let host_port = match authority.bytes().rposition(|b| b == b'@') {
-            Some(at) => &authority[at + 1..],
-            None => authority,
-        };
-        let (host, port) = split_host_port(host_port)?;
+        let (host, port) = split_host_port(without_credentials(authority))?;
         return Some((host.to_owned(), port.or(default_port)));
     }
     let host = headers.get(http::header::HOST)?.as_bytes();
@@ -89,6 +84,15 @@ static HOST_CHAR: [bool; 256] = {
     }
     table
 };
+
+/// An authority's `host[:port]`, without `user:password@`.
+fn without_credentials(authority: &http::uri::Authority) -> &str {
+    let authority = authority.as_str();
+    match authority.bytes().rposition(|b| b == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    }
+}
 
 /// Splits `host[:port]` (a `Host` header, or a URI authority without
 /// credentials) into the host — an IPv6 literal keeps its brackets — and
@@ -140,11 +144,7 @@ pub(crate) fn full_url(uri: &Uri) -> String {
     match uri.authority() {
         Some(authority) => {
             let scheme = uri.scheme_str().unwrap_or("http");
-            // Drop `user:password@`.
-            let host_port = authority
-                .as_str()
-                .rsplit_once('@')
-                .map_or(authority.as_str(), |(_, hp)| hp);
+            let host_port = without_credentials(authority);
             let path = uri.path_and_query().map_or("/", |p| p.as_str());
             format!("{scheme}://{host_port}{path}")
         }

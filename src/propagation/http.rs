@@ -37,31 +37,41 @@ const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 
-/// The W3C header names, prebuilt so lookups skip parsing the name. Our
-/// propagators pass the very statics of `names`, recognised by address
-/// without comparing bytes.
-#[inline]
 /// The header name for a propagation field: the W3C names without parsing,
 /// others parsed (`None` for a name that is not a valid header name).
 fn header_name(key: &str) -> Option<HeaderName> {
     known_name(key).or_else(|| HeaderName::from_bytes(key.as_bytes()).ok())
 }
 
+/// The W3C header names, prebuilt so lookups skip parsing the name.
+#[inline]
 fn known_name(key: &str) -> Option<HeaderName> {
+    Some(match w3c_slot(key)? {
+        0 => TRACEPARENT,
+        1 => TRACESTATE,
+        _ => BAGGAGE,
+    })
+}
+
+/// Which W3C field `key` names: 0 traceparent, 1 tracestate, 2 baggage. Our
+/// propagators pass the very statics of `names`, recognised by address
+/// without comparing bytes.
+#[inline]
+fn w3c_slot(key: &str) -> Option<usize> {
     use super::names;
     if std::ptr::eq(key, names::TRACEPARENT) {
-        return Some(TRACEPARENT);
+        return Some(0);
     }
     if std::ptr::eq(key, names::TRACESTATE) {
-        return Some(TRACESTATE);
+        return Some(1);
     }
     if std::ptr::eq(key, names::BAGGAGE) {
-        return Some(BAGGAGE);
+        return Some(2);
     }
     match key {
-        "traceparent" => Some(TRACEPARENT),
-        "tracestate" => Some(TRACESTATE),
-        "baggage" => Some(BAGGAGE),
+        "traceparent" => Some(0),
+        "tracestate" => Some(1),
+        "baggage" => Some(2),
         _ => None,
     }
 }
@@ -151,29 +161,18 @@ impl<'a> W3cHeaders<'a> {
         }
         W3cHeaders { map, found }
     }
-
-    fn slot(key: &str) -> Option<usize> {
-        let name = known_name(key)?;
-        Some(if name == TRACEPARENT {
-            0
-        } else if name == TRACESTATE {
-            1
-        } else {
-            2
-        })
-    }
 }
 
 impl Extractor for W3cHeaders<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        match W3cHeaders::slot(key) {
+        match w3c_slot(key) {
             Some(slot) => self.found[slot].1.and_then(|v| v.to_str().ok()),
             None => Extractor::get(self.map, key),
         }
     }
 
     fn get_all(&self, key: &str, each: &mut dyn FnMut(&[u8])) {
-        match W3cHeaders::slot(key).map(|slot| self.found[slot]) {
+        match w3c_slot(key).map(|slot| self.found[slot]) {
             Some((0, _)) => {}
             Some((1, Some(value))) => each(value.as_bytes()),
             // Repeated (rare): in order, from the map.

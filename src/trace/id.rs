@@ -261,19 +261,23 @@ fn seed() -> u64 {
     rand::random::<u64>() | 1
 }
 
-/// One step of wyrand: a fast, statistically sound 64-bit generator.
-/// Ids need uniqueness and uniformity, not unpredictability.
+/// `N` steps of wyrand (a fast, statistically sound 64-bit generator) from
+/// one access to the thread's state. Ids need uniqueness and uniformity,
+/// not unpredictability.
 #[inline]
-fn next_u64() -> u64 {
+fn draw<const N: usize>() -> [u64; N] {
     RNG_STATE.with(|state| {
         let mut s = state.get();
         if s == 0 {
             s = seed();
         }
-        s = s.wrapping_add(0xa076_1d64_78bd_642f);
+        let out = std::array::from_fn(|_| {
+            s = s.wrapping_add(0xa076_1d64_78bd_642f);
+            let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+            ((t >> 64) as u64) ^ (t as u64)
+        });
         state.set(s);
-        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
-        ((t >> 64) as u64) ^ (t as u64)
+        out
     })
 }
 
@@ -281,7 +285,8 @@ fn next_u64() -> u64 {
 #[inline]
 pub(crate) fn random_trace_id() -> TraceId {
     loop {
-        let id = (u128::from(next_u64()) << 64) | u128::from(next_u64());
+        let [high, low] = draw::<2>();
+        let id = (u128::from(high) << 64) | u128::from(low);
         if id != 0 {
             return TraceId(id);
         }
@@ -292,36 +297,20 @@ pub(crate) fn random_trace_id() -> TraceId {
 /// thread's generator.
 #[inline]
 pub(crate) fn random_ids() -> (TraceId, SpanId) {
-    RNG_STATE
-        .with(|state| {
-            let mut s = state.get();
-            if s == 0 {
-                s = seed();
-            }
-            let mut step = || {
-                s = s.wrapping_add(0xa076_1d64_78bd_642f);
-                let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
-                ((t >> 64) as u64) ^ (t as u64)
-            };
-            let (high, low, span) = (step(), step(), step());
-            let trace = (u128::from(high) << 64) | u128::from(low);
-            let ids = if trace != 0 && span != 0 {
-                Some((TraceId(trace), SpanId(span)))
-            } else {
-                None
-            };
-            state.set(s);
-            ids
-        })
-        // All-zero (a 2^-64 chance): draw again the plain way.
-        .unwrap_or_else(|| (random_trace_id(), random_span_id()))
+    let [high, low, span] = draw::<3>();
+    let trace = (u128::from(high) << 64) | u128::from(low);
+    if trace != 0 && span != 0 {
+        return (TraceId(trace), SpanId(span));
+    }
+    // All-zero (a 2^-64 chance): draw again.
+    (random_trace_id(), random_span_id())
 }
 
 /// A random, valid span id.
 #[inline]
 pub(crate) fn random_span_id() -> SpanId {
     loop {
-        let id = next_u64();
+        let [id] = draw::<1>();
         if id != 0 {
             return SpanId(id);
         }

@@ -217,15 +217,14 @@ impl Recording {
         from_sampler: Vec<KeyValue>,
         links: Vec<Link>,
     ) {
-        let limits = *self.limits();
-        let needs_checks = limits.max_attribute_value_length.is_some()
+        let max = self.max_attributes as usize;
+        let needs_checks = self.max_value_len.is_some()
             || attributes.len() > 1
             || !from_sampler.is_empty()
-            || attributes.len() > limits.max_attributes as usize;
+            || attributes.len() > max;
         if needs_checks {
-            self.attributes.reserve(
-                (attributes.len() + from_sampler.len()).min(limits.max_attributes as usize),
-            );
+            self.attributes
+                .reserve((attributes.len() + from_sampler.len()).min(max));
             for kv in attributes.into_iter().chain(from_sampler) {
                 self.push_attribute(kv.key, kv.value);
             }
@@ -462,10 +461,9 @@ impl Span {
     #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn set_distinct_attributes(&self, attributes: Vec<KeyValue>) {
         self.with_record(|r| {
-            let limits = *r.limits();
             if r.attributes.is_empty()
-                && limits.max_attribute_value_length.is_none()
-                && attributes.len() <= limits.max_attributes as usize
+                && r.max_value_len.is_none()
+                && attributes.len() <= r.max_attributes as usize
             {
                 debug_assert!(
                     attributes

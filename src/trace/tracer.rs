@@ -175,15 +175,7 @@ impl Tracer {
     /// [`start`](Self::start) without the builder: no start attributes,
     /// links or start time, so their handling compiles away.
     fn start_current(&self, name: Cow<'static, str>) -> Span {
-        start_span(
-            self,
-            name,
-            SpanKind::Internal,
-            Parent::Current,
-            Vec::new(),
-            Vec::new(),
-            None,
-        )
+        start_span(self.span(name))
     }
 
     /// Runs `f` inside a new span: the span is current while `f` runs and
@@ -328,15 +320,7 @@ impl SpanBuilder<'_> {
     /// Starts the span. It ends when [`Span::end`] is called or when it is
     /// dropped.
     pub fn start(self) -> Span {
-        start_span(
-            self.tracer,
-            self.name,
-            self.kind,
-            self.parent,
-            self.attributes,
-            self.links,
-            self.start_time,
-        )
+        start_span(self)
     }
 }
 
@@ -344,15 +328,16 @@ impl SpanBuilder<'_> {
 /// [`Tracer::start`], inlined into each so that what the caller did not give
 /// (start attributes, links, a start time) costs nothing.
 #[inline(always)]
-fn start_span(
-    tracer: &Tracer,
-    name: Cow<'static, str>,
-    kind: SpanKind,
-    parent: Parent,
-    attributes: Vec<KeyValue>,
-    links: Vec<Link>,
-    start_time: Option<SystemTime>,
-) -> Span {
+fn start_span(builder: SpanBuilder<'_>) -> Span {
+    let SpanBuilder {
+        tracer,
+        name,
+        kind,
+        parent,
+        attributes,
+        links,
+        start_time,
+    } = builder;
     let provider = tracer.provider_inner();
     let parent_cx = match parent {
         Parent::Current => Context::current(),
