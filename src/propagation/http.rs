@@ -240,6 +240,40 @@ mod tests {
     }
 
     #[test]
+    fn each_list_gets_its_own_encoding_whatever_the_thread_remembers() {
+        let list = |v: &str| crate::TraceState::default().insert("k", v).unwrap();
+        let (a, b) = (list("a"), list("b"));
+        let mut h = HeaderMap::new();
+        for (state, want) in [(&a, "k=a"), (&a, "k=a"), (&b, "k=b"), (&a, "k=a")] {
+            h.set_trace_state("tracestate", state);
+            assert_eq!(h["tracestate"], want);
+        }
+        // The remembered value is shared, not re-encoded: same bytes in memory.
+        h.set_trace_state("tracestate", &a);
+        let mut g = HeaderMap::new();
+        g.set_trace_state("tracestate", &a.clone());
+        assert_eq!(
+            h["tracestate"].as_bytes().as_ptr(),
+            g["tracestate"].as_bytes().as_ptr()
+        );
+        // A list dropped while remembered, then new lists: never its value.
+        drop(a);
+        for i in 0..100 {
+            let c = list(&format!("c{i}"));
+            h.set_trace_state("tracestate", &c);
+            assert_eq!(h["tracestate"], format!("k=c{i}"));
+        }
+        // Another thread encodes on its own.
+        std::thread::spawn(move || {
+            let mut h = HeaderMap::new();
+            h.set_trace_state("tracestate", &b);
+            assert_eq!(h["tracestate"], "k=b");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn one_pass_index_reads_like_the_map() {
         let mut h = HeaderMap::new();
         for (k, v) in [

@@ -54,7 +54,7 @@ pub trait Injector {
     /// Sets `key` to a trace state's header (`tracestate`). The default
     /// calls [`set`](Self::set) with [`TraceState::header`](crate::TraceState::header); the
     /// `http::HeaderMap` carrier overrides it to share one encoded header
-    /// value among every request of the trace instead of copying it.
+    /// value among the outgoing requests of a trace instead of copying it.
     fn set_trace_state(&mut self, key: &str, state: &crate::TraceState) {
         self.set(key, state.header());
     }

@@ -32,17 +32,11 @@ pub const MAX_MEMBERS: usize = 32;
 /// # Ok::<(), tracelite::TraceStateError>(())
 /// ```
 #[derive(Clone, Default)]
-/// The validated header itself (`k=v,k2=v2`), shared by every span of the
-/// trace in this process. Injecting into an `http::HeaderMap` encodes it as a
-/// header value once, on first use, and shares that encoding afterwards
-/// (a reference count, no copy and no validation per request).
-pub struct TraceState(Option<Arc<Inner>>);
-
-struct Inner {
-    header: Box<str>,
-    #[cfg(feature = "http")]
-    encoded: std::sync::OnceLock<Option<http::HeaderValue>>,
-}
+/// The validated header itself (`k=v,k2=v2`) in one allocation, shared by
+/// every span of the trace in this process. Injecting into an
+/// `http::HeaderMap` reuses the header value a thread encoded last when it is
+/// this list's (see [`TraceState::header_value`]).
+pub struct TraceState(Option<Arc<str>>);
 
 impl PartialEq for TraceState {
     fn eq(&self, other: &TraceState) -> bool {
@@ -177,23 +171,42 @@ impl TraceState {
         if header.is_empty() {
             TraceState(None)
         } else {
-            TraceState(Some(Arc::new(Inner {
-                header: Box::from(header),
-                #[cfg(feature = "http")]
-                encoded: std::sync::OnceLock::new(),
-            })))
+            TraceState(Some(Arc::from(header)))
         }
     }
 
-    /// The header as an `http` header value, encoded once and then shared.
-    /// `None` when empty (or, never for a validated list, not encodable).
+    /// The header as an `http` header value. Each thread remembers the
+    /// list it encoded last and its value, so the outgoing requests of one
+    /// incoming request share one encoding (a reference count, no copy and no
+    /// validation per request) without every list carrying a cache it may
+    /// never use: extraction makes one allocation, not two. The memory is
+    /// known by a `Weak`, so it cannot be reused by another list while
+    /// remembered. `None` when empty (or, never for a validated list, not
+    /// encodable).
     #[cfg(feature = "http")]
     pub(crate) fn header_value(&self) -> Option<http::HeaderValue> {
-        let inner = self.0.as_deref()?;
-        inner
-            .encoded
-            .get_or_init(|| http::HeaderValue::from_str(&inner.header).ok())
-            .clone()
+        use std::cell::RefCell;
+        use std::sync::Weak;
+        thread_local! {
+            static LAST: RefCell<Option<(Weak<str>, http::HeaderValue)>> =
+                const { RefCell::new(None) };
+        }
+        let header = self.0.as_ref()?;
+        let encode = || http::HeaderValue::from_str(header).ok();
+        LAST.try_with(|last| {
+            let mut last = last.try_borrow_mut().ok()?;
+            if let Some((list, value)) = last.as_ref() {
+                if std::ptr::addr_eq(list.as_ptr(), Arc::as_ptr(header)) {
+                    return Some(value.clone());
+                }
+            }
+            let value = encode()?;
+            *last = Some((Arc::downgrade(header), value.clone()));
+            Some(value)
+        })
+        .ok()
+        .flatten()
+        .or_else(encode)
     }
 
     /// The value of `key` in a validated header.
@@ -255,7 +268,7 @@ impl TraceState {
     pub fn len(&self) -> usize {
         match &self.0 {
             None => 0,
-            Some(h) => h.header.bytes().filter(|&b| b == b',').count() + 1,
+            Some(h) => h.bytes().filter(|&b| b == b',').count() + 1,
         }
     }
 
@@ -271,7 +284,7 @@ impl TraceState {
 
     /// The `tracestate` header value, borrowed.
     pub fn as_header(&self) -> &str {
-        self.0.as_deref().map_or("", |inner| &inner.header)
+        self.0.as_deref().unwrap_or("")
     }
 }
 
