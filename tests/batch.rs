@@ -298,3 +298,73 @@ async fn works_inside_a_tokio_runtime() {
     flushed.unwrap();
     assert_eq!(exporter.finished_spans().len(), 8);
 }
+
+/// Every processor of a provider gets the span whole, whichever way it is
+/// handed over: a copy to the first ones, the span itself (in its slot) to
+/// the last, and a processor with only `on_end` through the default.
+#[test]
+fn every_processor_gets_every_span_whole() {
+    struct Collect(std::sync::Mutex<Vec<SpanData>>);
+    impl tracelite::SpanProcessor for Collect {
+        fn on_end(&self, span: SpanData) {
+            self.0.lock().unwrap().push(span);
+        }
+        fn force_flush(&self) -> Result<(), ExportError> {
+            Ok(())
+        }
+        fn shutdown(&self) -> Result<(), ExportError> {
+            Ok(())
+        }
+    }
+    let collected = std::sync::Arc::new(Collect(std::sync::Mutex::new(Vec::new())));
+    struct Shared(std::sync::Arc<Collect>);
+    impl tracelite::SpanProcessor for Shared {
+        fn on_end(&self, span: SpanData) {
+            self.0.on_end(span);
+        }
+        fn force_flush(&self) -> Result<(), ExportError> {
+            Ok(())
+        }
+        fn shutdown(&self) -> Result<(), ExportError> {
+            Ok(())
+        }
+    }
+    for batch_last in [true, false] {
+        collected.0.lock().unwrap().clear();
+        let exporter = InMemoryExporter::default();
+        let batch = BatchSpanProcessor::builder(exporter.clone()).build();
+        let builder = TracerProvider::builder();
+        let provider = if batch_last {
+            builder
+                .with_processor(Shared(collected.clone()))
+                .with_processor(batch)
+        } else {
+            builder
+                .with_processor(batch)
+                .with_processor(Shared(collected.clone()))
+        }
+        .build();
+        let tracer = provider.tracer("t");
+        for i in 0..100 {
+            let span = tracer.start(format!("span {i}"));
+            span.set_attribute("i", i);
+            span.end();
+        }
+        provider.force_flush().unwrap();
+        let exported = exporter.finished_spans();
+        let seen = collected.0.lock().unwrap().clone();
+        for spans in [&exported, &seen] {
+            assert_eq!(spans.len(), 100, "batch last: {batch_last}");
+            for (i, s) in spans.iter().enumerate() {
+                assert_eq!(s.name, format!("span {i}"));
+                assert_eq!(s.attributes.len(), 1);
+                assert_eq!(s.attributes[0].value, tracelite::Value::I64(i as i64));
+                assert_eq!(s.resource(), seen[0].resource());
+            }
+        }
+        for (a, b) in exported.iter().zip(&seen) {
+            assert_eq!(a.span_context, b.span_context);
+        }
+        provider.shutdown().unwrap();
+    }
+}

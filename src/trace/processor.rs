@@ -42,6 +42,19 @@ pub trait SpanProcessor: Send + Sync + 'static {
     /// (`span.span_context.is_sampled()`).
     fn on_end(&self, span: SpanData);
 
+    /// [`on_end`](Self::on_end) with the finished span in a slot, which a
+    /// processor that stores spans can move it out of straight into its
+    /// storage: a span is a few hundred bytes, and each move on the way
+    /// from the span to a queue is a copy on the application's thread. The
+    /// default takes it and calls `on_end`. The slot holds a span when
+    /// called; what is left in it afterwards is dropped.
+    #[doc(hidden)]
+    fn on_end_in(&self, span: &mut Option<SpanData>) {
+        if let Some(span) = span.take() {
+            self.on_end(span);
+        }
+    }
+
     /// Exports everything received so far before returning.
     fn force_flush(&self) -> Result<(), ExportError>;
 

@@ -107,12 +107,16 @@ impl ProviderInner {
     /// Hands a finished span to every processor: by value to the last, a
     /// clone to the others.
     #[inline]
-    pub(crate) fn on_end(&self, span: SpanData) {
+    /// Hands a finished span (in `span`) to every processor: copies to all
+    /// but the last, the span itself to the last, in its slot.
+    pub(crate) fn on_end_in(&self, span: &mut Option<SpanData>) {
         if let Some((last, rest)) = self.processors.split_last() {
-            for p in rest {
-                p.on_end(span.clone());
+            if let Some(data) = span.as_ref() {
+                for p in rest {
+                    p.on_end(data.clone());
+                }
             }
-            last.on_end(span);
+            last.on_end_in(span);
         }
     }
 

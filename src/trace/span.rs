@@ -329,8 +329,14 @@ fn push_limited(
 ) {
     // Push first, then cut and look for an earlier entry with the same key:
     // the pair is written straight into its slot instead of being moved
-    // through the stack (a store-forwarding stall per attribute).
-    list.push(KeyValue { key, value });
+    // through the stack (a store-forwarding stall per attribute). With room
+    // known, the push has no call on its path, so the pair need not live in
+    // a stack temporary across one; growing is out of line.
+    if list.len() < list.capacity() {
+        list.push(KeyValue { key, value });
+    } else {
+        push_growing(list, KeyValue { key, value });
+    }
     let last = list.len() - 1;
     if let Some(n) = max_len {
         list[last].value.truncate_strings(n as usize);
@@ -343,6 +349,12 @@ fn push_limited(
         list.pop();
         *dropped = dropped.saturating_add(1);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn push_growing(list: &mut Vec<KeyValue>, pair: KeyValue) {
+    list.push(pair);
 }
 
 fn limit_list(attrs: Vec<KeyValue>, max: u32, max_len: Option<u32>) -> (Vec<KeyValue>, u32) {
@@ -601,10 +613,13 @@ impl Span {
             // The record takes over the span's reference to its origin; the
             // provider is reached through a second one, dropped after.
             let origin = record.origin.clone();
-            if let Some(data) = record.take_data(self.context.clone(), end) {
+            // Built in place and handed on in its slot: no copies on the way
+            // to a processor that stores it (see `SpanProcessor::on_end_in`).
+            let mut data = record.take_data(self.context.clone(), end);
+            if data.is_some() {
                 record.recycle();
                 if let Some(provider) = origin.as_deref().and_then(|o| o.provider.as_deref()) {
-                    provider.on_end(data);
+                    provider.on_end_in(&mut data);
                 }
             }
         }

@@ -68,8 +68,10 @@ impl Lane {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Moves the span out of `span` into the lane (left there when the
+    /// lane is closed or the queue full).
     #[inline]
-    fn push(&self, span: SpanData, lanes: &Lanes) -> Pushed {
+    fn push(&self, span: &mut Option<SpanData>, lanes: &Lanes) -> Pushed {
         let mut state = self.lock();
         if self.closed.load(Ordering::Relaxed) {
             return Pushed::Closed;
@@ -81,7 +83,7 @@ impl Lane {
             }
         }
         state.credits -= 1;
-        state.spans.push(span);
+        state.spans.extend(span.take());
         Pushed::Queued
     }
 }
@@ -144,8 +146,7 @@ impl Lanes {
     /// Queues `span` on the calling thread's lane. Never waits for the
     /// worker beyond the moment it takes to swap a lane's vector.
     #[inline]
-    pub(super) fn push(&self, span: SpanData) -> Pushed {
-        let mut span = Some(span);
+    pub(super) fn push(&self, span: &mut Option<SpanData>) -> Pushed {
         let pushed = LANES
             .try_with(|list| {
                 let mut list = list.try_borrow_mut().ok()?;
@@ -153,14 +154,16 @@ impl Lanes {
                     Some(i) => i,
                     None => self.register(&mut list),
                 };
-                Some(list[index].1.push(span.take()?, self))
+                Some(list[index].1.push(span, self))
             })
             .ok()
             .flatten();
-        match (pushed, span) {
-            (Some(pushed), _) => pushed,
-            (None, Some(span)) => self.fallback.push(span, self),
-            (None, None) => Pushed::Closed,
+        match pushed {
+            Some(pushed) => pushed,
+            // The thread's list is unreachable (during thread teardown, or
+            // from a processor's own callback): the span is still in its
+            // slot.
+            None => self.fallback.push(span, self),
         }
     }
 
@@ -250,7 +253,7 @@ mod tests {
                 std::thread::spawn(move || {
                     spans(60)
                         .into_iter()
-                        .map(|span| lanes.push(span))
+                        .map(|span| lanes.push(&mut Some(span)))
                         .filter(|p| *p == Pushed::Queued)
                         .count()
                 })
@@ -265,18 +268,18 @@ mod tests {
             0,
             "lanes of exited threads are dropped"
         );
-        assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Full);
+        assert_eq!(lanes.push(&mut Some(spans(1).remove(0))), Pushed::Full);
         lanes.release(taken.len());
-        assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Queued);
+        assert_eq!(lanes.push(&mut Some(spans(1).remove(0))), Pushed::Queued);
         assert_eq!(lanes.collect(&mut taken, &mut spare, false), 1);
     }
 
     #[test]
     fn closed_lanes_refuse_spans() {
         let lanes = Lanes::new(10);
-        assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Queued);
+        assert_eq!(lanes.push(&mut Some(spans(1).remove(0))), Pushed::Queued);
         let (mut taken, mut spare) = (Vec::new(), Vec::new());
         assert_eq!(lanes.collect(&mut taken, &mut spare, true), 1);
-        assert_eq!(lanes.push(spans(1).remove(0)), Pushed::Closed);
+        assert_eq!(lanes.push(&mut Some(spans(1).remove(0))), Pushed::Closed);
     }
 }

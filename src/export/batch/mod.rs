@@ -392,7 +392,14 @@ impl BatchSpanProcessor {
 impl SpanProcessor for BatchSpanProcessor {
     #[inline]
     fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() || self.is_shutdown.load(Ordering::Relaxed) {
+        self.on_end_in(&mut Some(span));
+    }
+
+    fn on_end_in(&self, span: &mut Option<SpanData>) {
+        let Some(data) = span.as_ref() else {
+            return;
+        };
+        if !data.span_context.is_sampled() || self.is_shutdown.load(Ordering::Relaxed) {
             return;
         }
         match self.lanes.push(span) {
