@@ -32,10 +32,10 @@ pub const MAX_MEMBERS: usize = 32;
 /// # Ok::<(), tracelite::TraceStateError>(())
 /// ```
 #[derive(Clone, Default)]
-/// The validated header itself (`k=v,k2=v2`) in one allocation, shared by
-/// every span of the trace in this process. Injecting into an
-/// `http::HeaderMap` reuses the header value a thread encoded last when it is
-/// this list's (see [`TraceState::header_value`]).
+// The validated header itself (`k=v,k2=v2`) in one allocation, shared by
+// every span of the trace in this process. Injecting into an
+// `http::HeaderMap` reuses the header value a thread encoded last when it is
+// this list's (see `TraceState::header_value`).
 pub struct TraceState(Option<Arc<str>>);
 
 impl PartialEq for TraceState {
