@@ -104,11 +104,9 @@ impl ProviderInner {
         &self.processors
     }
 
-    /// Hands a finished span to every processor: by value to the last, a
-    /// clone to the others.
-    #[inline]
     /// Hands a finished span (in `span`) to every processor: copies to all
     /// but the last, the span itself to the last, in its slot.
+    #[inline]
     pub(crate) fn on_end_in(&self, span: &mut Option<SpanData>) {
         if let Some((last, rest)) = self.processors.split_last() {
             if let Some(data) = span.as_ref() {

@@ -28,7 +28,7 @@ const REFILL: usize = 64;
 /// Vectors a thread's stash holds at most.
 const STASH_MAX: usize = 2 * REFILL;
 /// Vectors with more room than this are freed, not kept.
-pub(crate) const MAX_CAPACITY: usize = 32;
+const MAX_CAPACITY: usize = 32;
 
 static POOL: Mutex<Vec<Vec<KeyValue>>> = Mutex::new(Vec::new());
 /// The pool's length, read without the lock to skip an empty pool.
@@ -67,11 +67,18 @@ fn refill(stash: &mut Vec<Vec<KeyValue>>) {
     POOLED.store(pool.len(), Ordering::Relaxed);
 }
 
+/// Whether an attribute vector's room is worth keeping for another span:
+/// it has some, and not so much that a few large spans would pin it.
+#[inline]
+pub(crate) fn worth_keeping(v: &Vec<KeyValue>) -> bool {
+    v.capacity() != 0 && v.capacity() <= MAX_CAPACITY
+}
+
 /// Keeps an emptied vector for this thread's next span (a span that
 /// replaced its vector with one given at start).
 #[inline]
 pub(crate) fn put_back(mut v: Vec<KeyValue>) {
-    if v.capacity() == 0 || v.capacity() > MAX_CAPACITY {
+    if !worth_keeping(&v) {
         return;
     }
     KeyValue::clear_list(&mut v);
@@ -100,9 +107,8 @@ pub(crate) fn recycle_batch(spans: &mut [SpanData]) {
         if kept.len() >= room {
             break;
         }
-        let v = &mut span.attributes;
-        if v.capacity() != 0 && v.capacity() <= MAX_CAPACITY {
-            let mut v = std::mem::take(v);
+        if worth_keeping(&span.attributes) {
+            let mut v = std::mem::take(&mut span.attributes);
             KeyValue::clear_list(&mut v);
             kept.push(v);
         }

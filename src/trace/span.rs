@@ -155,10 +155,10 @@ impl Recording {
         self.dropped_attributes_count = 0;
         self.dropped_events_count = 0;
         self.dropped_links_count = 0;
-        if self.attributes.capacity() > super::recycle::MAX_CAPACITY {
-            self.attributes = Vec::new();
-        } else {
+        if super::recycle::worth_keeping(&self.attributes) {
             KeyValue::clear_list(&mut self.attributes);
+        } else {
+            self.attributes = Vec::new();
         }
         if self.events.capacity() > POOLED_LIST_CAPACITY {
             self.events = Vec::new();

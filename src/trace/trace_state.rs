@@ -193,8 +193,12 @@ impl TraceState {
         }
         let header = self.0.as_ref()?;
         let encode = || http::HeaderValue::from_str(header).ok();
+        // Without the thread's slot (thread teardown), encode without
+        // remembering.
         LAST.try_with(|last| {
-            let mut last = last.try_borrow_mut().ok()?;
+            let Ok(mut last) = last.try_borrow_mut() else {
+                return encode();
+            };
             if let Some((list, value)) = last.as_ref() {
                 if std::ptr::addr_eq(list.as_ptr(), Arc::as_ptr(header)) {
                     return Some(value.clone());
@@ -204,9 +208,7 @@ impl TraceState {
             *last = Some((Arc::downgrade(header), value.clone()));
             Some(value)
         })
-        .ok()
-        .flatten()
-        .or_else(encode)
+        .unwrap_or_else(|_| encode())
     }
 
     /// The value of `key` in a validated header.

@@ -172,8 +172,10 @@ impl Tracer {
         self.start_current(name.into())
     }
 
-    /// [`start`](Self::start) without the builder: no start attributes,
-    /// links or start time, so their handling compiles away.
+    /// [`start`](Self::start) once the name is a `Cow`: one copy of the
+    /// inlined start whatever name types callers pass. The builder is
+    /// empty (no start attributes, links or start time), so their handling
+    /// compiles away.
     fn start_current(&self, name: Cow<'static, str>) -> Span {
         start_span(self.span(name))
     }

@@ -143,8 +143,9 @@ impl Lanes {
         }
     }
 
-    /// Queues `span` on the calling thread's lane. Never waits for the
-    /// worker beyond the moment it takes to swap a lane's vector.
+    /// Moves the span in `span` onto the calling thread's lane (it stays in
+    /// the slot when refused). Never waits for the worker beyond the moment
+    /// it takes to swap a lane's vector.
     #[inline]
     pub(super) fn push(&self, span: &mut Option<SpanData>) -> Pushed {
         let pushed = LANES
