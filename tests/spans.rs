@@ -643,9 +643,20 @@ fn spans_from_any_thread_carry_their_tracers_origin() {
         let gone = TracerProvider::builder()
             .with_processor(Noted(on_thread.clone()))
             .build();
-        gone.tracer("gone").start("a").end();
+        {
+            // Three spans open at once: three recording boxes go back to the
+            // thread's pool, each keeping the gone tracer's origin.
+            let tracer = gone.tracer("gone");
+            let a = tracer.start("a");
+            let _a = a.enter();
+            let b = tracer.start("b");
+            let _b = b.enter();
+            tracer.start("c").end();
+        }
         drop(gone);
-        // Another tracer's first span on this thread lets the copy go.
+        assert_eq!(on_thread.load(Ordering::SeqCst), 0, "still held here");
+        // Another tracer's first span on this thread lets the copies go,
+        // the pooled boxes' included.
         let (next, _) = setup();
         next.tracer("next").start("b").end();
         assert_eq!(

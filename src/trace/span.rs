@@ -57,11 +57,19 @@ pub struct Span {
 /// The boxes are reused: at end the record's contents move out (into a
 /// [`SpanData`], or are dropped) and the emptied box waits in a small
 /// per-thread pool for the thread's next span, so a span allocates no box
-/// in the steady state. A pooled box keeps only an empty attribute vector
-/// with room; it holds no reference to any tracer or provider.
+/// in the steady state. A pooled box keeps an empty attribute vector with
+/// room, and the origin of its last span: the thread's next span from the
+/// same tracer takes the box with its origin, touching no reference count
+/// (see [`Recording::boxed`]). Pooled origins of gone tracers are let go
+/// when the thread prunes its origin copies ([`forget_pooled_origins`]).
 pub(crate) struct Recording {
-    /// `None` only while the box waits in the pool.
+    /// The origin of the span; in a pooled box, of its last span (`None`
+    /// for a new box or once forgotten).
     origin: Option<Arc<Origin>>,
+    /// `origin`'s id (0: none), kept here so that matching a pooled box to
+    /// a tracer reads only this thread's memory, not the origin's count,
+    /// which the exporter's thread writes as it drops records.
+    origin_id: u64,
     /// The two limits every `set_attribute` reads, copied from the
     /// provider's so the hot path does not reach through the origin.
     max_attributes: u32,
@@ -95,9 +103,13 @@ thread_local! {
 impl Recording {
     /// A recording for a span starting now, in a pooled box when the
     /// thread has one.
+    ///
+    /// A pooled box whose last span came from the same tracer keeps its
+    /// origin (no reference count touched); otherwise it gets this thread's
+    /// copy of the tracer's.
     #[inline]
     pub(crate) fn boxed(
-        origin: Arc<Origin>,
+        tracer: &super::Tracer,
         limits: &SpanLimits,
         name: Cow<'static, str>,
         kind: SpanKind,
@@ -111,8 +123,12 @@ impl Recording {
             .flatten();
         match pooled {
             Some(mut record) => {
-                // Everything but the vectors' room was reset when pooled.
-                record.origin = Some(origin);
+                // Everything but the vectors' room and the origin was reset
+                // when pooled.
+                if record.origin_id != tracer.origin_id() {
+                    record.origin = Some(super::tracer::local_origin(tracer));
+                    record.origin_id = tracer.origin_id();
+                }
                 record.max_attributes = limits.max_attributes;
                 record.max_value_len = limits.max_attribute_value_length;
                 record.name = name;
@@ -126,7 +142,8 @@ impl Recording {
                 record
             }
             None => Box::new(Recording {
-                origin: Some(origin),
+                origin: Some(super::tracer::local_origin(tracer)),
+                origin_id: tracer.origin_id(),
                 max_attributes: limits.max_attributes,
                 max_value_len: limits.max_attribute_value_length,
                 name,
@@ -149,7 +166,6 @@ impl Recording {
     /// for this thread's next span.
     #[inline]
     fn recycle(mut self: Box<Recording>) {
-        self.origin = None;
         self.name = Cow::Borrowed("");
         self.status = Status::Unset;
         self.dropped_attributes_count = 0;
@@ -177,6 +193,29 @@ impl Recording {
                 }
             }
         });
+    }
+
+    /// Lets this thread's pooled boxes forget their origins unless `keep`
+    /// says the id is still in use, so that a gone tracer's provider is not
+    /// kept alive by boxes waiting for its next span.
+    pub(crate) fn forget_pooled_origins(keep: impl Fn(u64) -> bool) {
+        let forgotten: Vec<Arc<Origin>> = RECORDS
+            .try_with(|pool| {
+                let Ok(mut pool) = pool.try_borrow_mut() else {
+                    return Vec::new();
+                };
+                pool.iter_mut()
+                    .filter(|record| record.origin_id != 0 && !keep(record.origin_id))
+                    .filter_map(|record| {
+                        record.origin_id = 0;
+                        record.origin.take()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Dropped with no pool borrowed: the last reference may drop a
+        // provider, and with it whatever its processors hold.
+        drop(forgotten);
     }
 
     #[inline(always)]
@@ -310,7 +349,7 @@ impl Recording {
             links: std::mem::take(&mut self.links),
             dropped_links_count: self.dropped_links_count,
             status: std::mem::take(&mut self.status),
-            origin: self.origin.take()?,
+            origin: self.origin.clone()?,
         })
     }
 }
@@ -610,18 +649,15 @@ impl Span {
                 return;
             }
             let end = time.unwrap_or_else(|| record.now());
-            // The record takes over the span's reference to its origin; the
-            // provider is reached through a second one, dropped after.
-            let origin = record.origin.clone();
             // Built in place and handed on in its slot: no copies on the way
             // to a processor that stores it (see `SpanProcessor::on_end_in`).
+            // The record gets its own reference to the origin; the box keeps
+            // the span's for its next span.
             let mut data = record.take_data(self.context.clone(), end);
             if data.is_some() {
-                record.recycle();
-                if let Some(provider) = origin.as_deref().and_then(|o| o.provider.as_deref()) {
-                    provider.on_end_in(&mut data);
-                }
+                record.provider().on_end_in(&mut data);
             }
+            record.recycle();
         }
     }
 }

@@ -74,7 +74,7 @@ thread_local! {
 /// write it. Entries whose tracers are all gone are dropped as the thread
 /// looks up others; a thread keeps at most [`LOCAL_ORIGINS`].
 #[inline]
-fn local_origin(tracer: &Tracer) -> Arc<Origin> {
+pub(super) fn local_origin(tracer: &Tracer) -> Arc<Origin> {
     let shared = &tracer.origin;
     LOCAL
         .try_with(|local| {
@@ -94,9 +94,17 @@ fn local_origin(tracer: &Tracer) -> Arc<Origin> {
 
 #[cold]
 fn add_local_origin(local: &mut Vec<LocalOrigin>, shared: &Arc<Origin>) -> Arc<Origin> {
+    let before = local.len();
     local.retain(|e| e.of.strong_count() > 0);
     if local.len() >= LOCAL_ORIGINS {
         local.remove(0);
+    }
+    if local.len() < before {
+        // Pooled span boxes keep their last origin for the next span of the
+        // same tracer: those of copies let go here go too.
+        Recording::forget_pooled_origins(|id| {
+            id == shared.id || local.iter().any(|e| e.copy.id == id)
+        });
     }
     let copy = Arc::new(Origin {
         id: shared.id,
@@ -141,6 +149,12 @@ impl Tracer {
                 scope,
             }),
         }
+    }
+
+    /// The id of the tracer's origin, shared by every thread's copy.
+    #[inline]
+    pub(super) fn origin_id(&self) -> u64 {
+        self.origin.id
     }
 
     #[inline]
@@ -418,7 +432,7 @@ fn start_span(builder: SpanBuilder<'_>) -> Span {
         None => clock::now().1,
     };
     let mut record = Recording::boxed(
-        local_origin(tracer),
+        tracer,
         &provider.limits,
         name,
         kind,
