@@ -405,14 +405,11 @@ where
                         response.headers(),
                     );
                     if config.trace_response {
-                        let sc = span.span_context();
-                        let value = format!(
-                            "00-{}-{}-{:02x}",
-                            sc.trace_id(),
-                            sc.span_id(),
-                            sc.trace_flags().bits() & 0x03
+                        // The traceparent format: version 00, known flags.
+                        let value = crate::propagation::trace_context::traceparent_bytes(
+                            span.span_context(),
                         );
-                        if let Ok(value) = HeaderValue::from_str(&value) {
+                        if let Ok(value) = HeaderValue::from_bytes(&value) {
                             response.headers_mut().insert("traceresponse", value);
                         }
                     }

@@ -19,6 +19,15 @@ impl Injector for HeaderMap {
         }
     }
 
+    fn set_ascii(&mut self, key: &str, value: &[u8]) {
+        let Some(name) = header_name(key) else {
+            return;
+        };
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            self.insert(name, value);
+        }
+    }
+
     fn set_trace_state(&mut self, key: &str, state: &crate::TraceState) {
         let Some(name) = header_name(key) else {
             return;
@@ -189,6 +198,30 @@ impl Extractor for W3cHeaders<'_> {
 mod tests {
     use super::*;
     use crate::propagation::{TextMapPropagator, TraceContextPropagator};
+
+    #[test]
+    fn values_given_as_bytes_are_checked_like_strings() {
+        use crate::propagation::Injector;
+        use std::collections::HashMap;
+        let tp = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let mut h = HeaderMap::new();
+        h.set_ascii("traceparent", tp);
+        assert_eq!(h["traceparent"].as_bytes(), tp);
+        // Replaced, not appended.
+        h.set_ascii("TraceParent", b"00-1");
+        assert_eq!(h.get_all("traceparent").iter().count(), 1);
+        assert_eq!(h["traceparent"], "00-1");
+        // Not a valid header value or name: skipped, no panic.
+        h.set_ascii("x-bad", b"a\nb");
+        h.set_ascii("bad name", b"v");
+        assert_eq!(h.len(), 1);
+
+        let mut m: HashMap<String, String> = HashMap::new();
+        m.set_ascii("traceparent", tp);
+        assert_eq!(m["traceparent"].as_bytes(), tp);
+        m.set_ascii("x", &[0xff, 0xfe]);
+        assert!(!m.contains_key("x"), "not UTF-8: skipped");
+    }
 
     #[test]
     fn repeated_and_non_text_headers() {

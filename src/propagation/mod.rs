@@ -31,7 +31,7 @@ mod composite;
 mod global;
 #[cfg(feature = "http")]
 mod http;
-mod trace_context;
+pub(crate) mod trace_context;
 
 use std::collections::HashMap;
 
@@ -57,6 +57,27 @@ pub trait Injector {
     /// value among the outgoing requests of a trace instead of copying it.
     fn set_trace_state(&mut self, key: &str, state: &crate::TraceState) {
         self.set(key, state.header());
+    }
+
+    /// Sets `key` to a value given as bytes, which the W3C propagators
+    /// always write as visible ASCII (`traceparent`). The default makes a
+    /// `String` of it for [`set`](Self::set) (skipping a value that is not
+    /// UTF-8); the `http::HeaderMap` carrier overrides it to make the
+    /// header value straight from the bytes, without the text check and
+    /// copy a `String` takes.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use tracelite::propagation::Injector;
+    ///
+    /// let mut carrier: HashMap<String, String> = HashMap::new();
+    /// carrier.set_ascii("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    /// assert_eq!(carrier["traceparent"].len(), 55);
+    /// ```
+    fn set_ascii(&mut self, key: &str, value: &[u8]) {
+        if let Ok(value) = std::str::from_utf8(value) {
+            self.set(key, value.to_owned());
+        }
     }
 }
 

@@ -63,7 +63,7 @@ impl TextMapPropagator for TraceContextPropagator {
         if !span.is_valid() {
             return;
         }
-        injector.set(TRACEPARENT, format_traceparent(span));
+        injector.set_ascii(TRACEPARENT, &traceparent_bytes(span));
         if !span.trace_state().is_empty() {
             injector.set_trace_state(TRACESTATE, span.trace_state());
         }
@@ -106,9 +106,11 @@ fn extract_span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
     ))
 }
 
-/// Formats `00-{trace id}-{span id}-{flags}` without the formatting
-/// machinery (this runs for every outgoing request).
-pub(crate) fn format_traceparent(span: &SpanContext) -> String {
+/// `00-{trace id}-{span id}-{flags}`, formatted without the formatting
+/// machinery (this runs for every outgoing request) and without a heap
+/// copy: carriers that can take bytes take these.
+#[inline]
+pub(crate) fn traceparent_bytes(span: &SpanContext) -> [u8; TRACEPARENT_LEN] {
     let mut out = [0u8; TRACEPARENT_LEN];
     out[..3].copy_from_slice(b"00-");
     let trace = span.trace_id().to_u128();
@@ -122,8 +124,7 @@ pub(crate) fn format_traceparent(span: &SpanContext) -> String {
     let flags = span.trace_flags().bits() & 0x03;
     out[53] = b'0';
     out[54] = b'0' + flags;
-    // Only ASCII was written.
-    String::from_utf8(out.to_vec()).unwrap_or_default()
+    out
 }
 
 /// The 16 lowercase hex digits of `x`, most significant first, computed a
