@@ -39,6 +39,7 @@
 
 mod body;
 mod client;
+mod recent;
 mod semconv;
 mod server;
 

@@ -1,7 +1,11 @@
 //! OpenTelemetry HTTP semantic conventions (stable): attribute names and the
 //! values derived from requests and responses.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, Method, Uri, Version};
+
+use super::recent;
 
 use crate::trace::{KeyValue, Span, Status, Value};
 
@@ -37,7 +41,10 @@ pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
 
 /// Host and port the request was sent to: the URI's authority, else the
 /// `Host` header. The port is the explicit one, else the scheme's default.
-pub(crate) fn server_address(uri: &Uri, headers: &HeaderMap) -> Option<(String, Option<u16>)> {
+///
+/// The host is a shared string: the same text seen lately on this thread
+/// is split once and its host shared by the spans that record it.
+pub(crate) fn server_address(uri: &Uri, headers: &HeaderMap) -> Option<(Arc<str>, Option<u16>)> {
     let default_port = match uri.scheme_str() {
         Some("https") => Some(443),
         Some("http") => Some(80),
@@ -45,13 +52,12 @@ pub(crate) fn server_address(uri: &Uri, headers: &HeaderMap) -> Option<(String, 
     };
     if let Some(authority) = uri.authority() {
         // Already validated by the URI parser; only credentials to drop.
-        let (host, port) = split_host_port(without_credentials(authority))?;
-        return Some((host.to_owned(), port.or(default_port)));
+        let source = without_credentials(authority).as_bytes();
+        let (host, port) = recent::address(source, split_host_port)?;
+        return Some((host, port.or(default_port)));
     }
     let host = headers.get(http::header::HOST)?.as_bytes();
-    let host = std::str::from_utf8(host).ok()?;
-    let (host, port) = split_host_port(host)?;
-    Some((host.to_owned(), port))
+    recent::address(host, split_host_port)
 }
 
 /// The bytes RFC 3986 allows in a host name or IPv4 address (unreserved,

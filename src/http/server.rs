@@ -16,7 +16,7 @@ use tower::{Layer, Service};
 use super::body::TracedBody;
 use super::semconv;
 use crate::propagation::{extract_from_headers, TextMapPropagator};
-use crate::trace::{KeyValue, Span, SpanKind, Tracer};
+use crate::trace::{KeyValue, Span, SpanKind, Tracer, Value};
 
 type NameFn = dyn Fn(&Parts, Option<&str>) -> String + Send + Sync;
 type FilterFn = dyn Fn(&Parts) -> bool + Send + Sync;
@@ -228,47 +228,27 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
-        let (parts, body) = request.into_parts();
-        if config.filter.as_ref().is_some_and(|f| !f(&parts)) {
-            return ResponseFuture {
-                inner: self.inner.call(Request::from_parts(parts, body)),
-                span: None,
-                config: None,
+        // The callbacks take the request's `Parts`; without them the
+        // request is read where it lies, not split and put back together.
+        let (request, span) =
+            if config.filter.is_some() || config.name.is_some() || config.route.is_some() {
+                let (parts, body) = request.into_parts();
+                if config.filter.as_ref().is_some_and(|f| !f(&parts)) {
+                    return ResponseFuture {
+                        inner: self.inner.call(Request::from_parts(parts, body)),
+                        span: None,
+                        config: None,
+                    };
+                }
+                let span = start_span(config, &Head::from_parts(&parts), Some(&parts));
+                (Request::from_parts(parts, body), span)
+            } else {
+                let span = start_span(config, &Head::from_request(&request), None);
+                (request, span)
             };
-        }
-        let parent = match &config.propagator {
-            Some(p) => p.extract(&crate::propagation::W3cHeaders::new(&parts.headers)),
-            None => extract_from_headers(&parts.headers),
-        };
-        let route = config
-            .route
-            .as_ref()
-            .and_then(|f| f(&parts))
-            .or_else(|| framework_route(&parts));
-        let (method, _) = semconv::method(&parts.method);
-        let name: std::borrow::Cow<'static, str> = match (&config.name, &route) {
-            (Some(f), _) => f(&parts, route.as_deref()).into(),
-            (None, Some(route)) => format!("{method} {route}").into(),
-            (None, None) => method.into(),
-        };
-        let span = config
-            .tracer
-            .span(name)
-            .kind(SpanKind::Server)
-            .parent(parent)
-            .start();
-        if span.is_recording() {
-            span.set_distinct_attributes(request_attributes(config, &parts, route));
-            semconv::record_headers(
-                &span,
-                "http.request.header",
-                &config.request_headers,
-                &parts.headers,
-            );
-        }
         let inner = {
             let _active = span.enter();
-            self.inner.call(Request::from_parts(parts, body))
+            self.inner.call(request)
         };
         // The response needs the configuration only for these; without
         // them no shared reference count is touched per request.
@@ -282,20 +262,88 @@ where
     }
 }
 
+/// What the layer reads of a request, borrowed from the request itself or
+/// from its parts.
+struct Head<'a> {
+    method: &'a http::Method,
+    uri: &'a http::Uri,
+    version: http::Version,
+    headers: &'a http::HeaderMap,
+    extensions: &'a http::Extensions,
+}
+
+impl<'a> Head<'a> {
+    fn from_parts(parts: &'a Parts) -> Head<'a> {
+        Head {
+            method: &parts.method,
+            uri: &parts.uri,
+            version: parts.version,
+            headers: &parts.headers,
+            extensions: &parts.extensions,
+        }
+    }
+
+    fn from_request<B>(request: &'a Request<B>) -> Head<'a> {
+        Head {
+            method: request.method(),
+            uri: request.uri(),
+            version: request.version(),
+            headers: request.headers(),
+            extensions: request.extensions(),
+        }
+    }
+}
+
+/// Starts the request's SERVER span; `parts` is there for the
+/// configuration's callbacks (when it has any).
+fn start_span(config: &ServerConfig, head: &Head<'_>, parts: Option<&Parts>) -> Span {
+    let parent = match &config.propagator {
+        Some(p) => p.extract(&crate::propagation::W3cHeaders::new(head.headers)),
+        None => extract_from_headers(head.headers),
+    };
+    let route = match (&config.route, parts) {
+        (Some(f), Some(parts)) => f(parts),
+        _ => None,
+    }
+    .or_else(|| framework_route(head.extensions));
+    let (method, _) = semconv::method(head.method);
+    let name: std::borrow::Cow<'static, str> = match (&config.name, parts, &route) {
+        (Some(f), Some(parts), _) => f(parts, route.as_deref()).into(),
+        (_, _, Some(route)) => format!("{method} {route}").into(),
+        _ => method.into(),
+    };
+    let span = config
+        .tracer
+        .span(name)
+        .kind(SpanKind::Server)
+        .parent(parent)
+        .start();
+    if span.is_recording() {
+        span.set_distinct_attributes(request_attributes(config, head, route));
+        semconv::record_headers(
+            &span,
+            "http.request.header",
+            &config.request_headers,
+            head.headers,
+        );
+    }
+    span
+}
+
 fn request_attributes(
     config: &ServerConfig,
-    parts: &Parts,
+    head: &Head<'_>,
     route: Option<String>,
 ) -> Vec<KeyValue> {
     // Room for the response attributes added later (status, error.type),
     // in a vector handed back by an earlier span when there is one.
     let mut attrs = crate::trace::recycle::attributes();
     attrs.reserve(15);
-    semconv::request_method_attributes(&parts.method, &mut attrs);
-    attrs.push(KeyValue::new("url.path", parts.uri.path().to_string()));
+    semconv::request_method_attributes(head.method, &mut attrs);
+    attrs.push(KeyValue::new("url.path", head.uri.path().to_string()));
     attrs.push(KeyValue::new(
         "url.scheme",
-        parts.uri.scheme_str().map_or(
+        head.uri.scheme_str().map_or(
             config.scheme,
             |s| {
                 if s == "https" {
@@ -307,60 +355,56 @@ fn request_attributes(
         ),
     ));
     if config.record_query {
-        if let Some(q) = parts.uri.query() {
+        if let Some(q) = head.uri.query() {
             attrs.push(KeyValue::new("url.query", q.to_string()));
         }
     }
     if let Some(route) = route {
         attrs.push(KeyValue::new("http.route", route));
     }
-    if let Some((host, port)) = semconv::server_address(&parts.uri, &parts.headers) {
+    if let Some((host, port)) = semconv::server_address(head.uri, head.headers) {
         attrs.push(KeyValue::new("server.address", host));
         if let Some(port) = port {
             attrs.push(KeyValue::new("server.port", i64::from(port)));
         }
     }
-    if let Some(peer) = client_address(parts) {
+    if let Some(peer) = client_address(head.extensions) {
         attrs.push(KeyValue::new("client.address", peer.ip().to_string()));
         attrs.push(KeyValue::new("client.port", i64::from(peer.port())));
     }
-    if let Some(v) = semconv::protocol_version(parts.version) {
+    if let Some(v) = semconv::protocol_version(head.version) {
         attrs.push(KeyValue::new("network.protocol.version", v));
     }
-    if let Some(ua) = parts.headers.get(http::header::USER_AGENT) {
-        let ua = match std::str::from_utf8(ua.as_bytes()) {
-            Ok(ua) => ua.to_owned(),
-            Err(_) => String::from_utf8_lossy(ua.as_bytes()).into_owned(),
+    if let Some(ua) = head.headers.get(http::header::USER_AGENT) {
+        let ua: Value = match super::recent::user_agent(ua.as_bytes()) {
+            Some(shared) => shared.into(),
+            None => String::from_utf8_lossy(ua.as_bytes()).into_owned().into(),
         };
         attrs.push(KeyValue::new("user_agent.original", ua));
     }
     attrs
 }
 
-fn client_address(parts: &Parts) -> Option<SocketAddr> {
-    if let Some(ClientAddress(addr)) = parts.extensions.get::<ClientAddress>() {
+fn client_address(extensions: &http::Extensions) -> Option<SocketAddr> {
+    if let Some(ClientAddress(addr)) = extensions.get::<ClientAddress>() {
         return Some(*addr);
     }
     #[cfg(feature = "axum")]
-    if let Some(info) = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-    {
+    if let Some(info) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
         return Some(info.0);
     }
     None
 }
 
 #[cfg(feature = "axum")]
-fn framework_route(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
+fn framework_route(extensions: &http::Extensions) -> Option<String> {
+    extensions
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_string())
 }
 
 #[cfg(not(feature = "axum"))]
-fn framework_route(_parts: &Parts) -> Option<String> {
+fn framework_route(_extensions: &http::Extensions) -> Option<String> {
     None
 }
 

@@ -73,24 +73,61 @@ impl PartialEq<&str> for Key {
 }
 
 /// A string attribute value: borrowed when static, owned or shared otherwise.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StringValue(Cow<'static, str>);
+///
+/// A shared value (from an `Arc<str>`) is cloned by reference count: a
+/// string that many spans carry (a server's host name, a caller's user
+/// agent) is then stored once, not copied into every span.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tracelite::StringValue;
+///
+/// let host: Arc<str> = Arc::from("api.example.com");
+/// let value = StringValue::from(host.clone());
+/// assert_eq!(value.as_str(), "api.example.com");
+/// assert_eq!(value, StringValue::from("api.example.com"));
+/// ```
+#[derive(Clone)]
+pub struct StringValue(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Static(&'static str),
+    Owned(String),
+    Shared(Arc<str>),
+}
 
 impl StringValue {
     /// The value as a string slice.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Repr::Static(s) => s,
+            Repr::Owned(s) => s,
+            Repr::Shared(s) => s,
+        }
+    }
+
+    /// Whether dropping the value frees or releases memory.
+    #[inline]
+    fn owns_heap(&self) -> bool {
+        !matches!(self.0, Repr::Static(_))
     }
 
     /// Cuts the value to at most `max_chars` characters (on a character
     /// boundary). Returns whether anything was cut.
     pub(crate) fn truncate_chars(&mut self, max_chars: usize) -> bool {
-        match self.0.char_indices().nth(max_chars) {
+        match self.as_str().char_indices().nth(max_chars) {
             None => false,
             Some((byte, _)) => {
                 match &mut self.0 {
-                    Cow::Borrowed(s) => *s = &s[..byte],
-                    Cow::Owned(s) => s.truncate(byte),
+                    Repr::Static(s) => *s = &s[..byte],
+                    Repr::Owned(s) => s.truncate(byte),
+                    // Others may share it: this value gets its own copy.
+                    Repr::Shared(s) => {
+                        let cut = Repr::Owned(s[..byte].to_owned());
+                        self.0 = cut;
+                    }
                 }
                 true
             }
@@ -98,45 +135,75 @@ impl StringValue {
     }
 }
 
+impl PartialEq for StringValue {
+    fn eq(&self, other: &StringValue) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for StringValue {}
+
+impl std::hash::Hash for StringValue {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for StringValue {
+    fn partial_cmp(&self, other: &StringValue) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for StringValue {
+    fn cmp(&self, other: &StringValue) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
 impl From<&'static str> for StringValue {
     fn from(s: &'static str) -> Self {
-        StringValue(Cow::Borrowed(s))
+        StringValue(Repr::Static(s))
     }
 }
 
 impl From<String> for StringValue {
     fn from(s: String) -> Self {
-        StringValue(Cow::Owned(s))
+        StringValue(Repr::Owned(s))
     }
 }
 
 impl From<Cow<'static, str>> for StringValue {
     fn from(s: Cow<'static, str>) -> Self {
-        StringValue(s)
+        match s {
+            Cow::Borrowed(s) => StringValue(Repr::Static(s)),
+            Cow::Owned(s) => StringValue(Repr::Owned(s)),
+        }
     }
 }
 
 impl From<Arc<str>> for StringValue {
+    /// Shares the string: no copy.
     fn from(s: Arc<str>) -> Self {
-        StringValue(Cow::Owned(s.to_string()))
+        StringValue(Repr::Shared(s))
     }
 }
 
 impl AsRef<str> for StringValue {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl fmt::Debug for StringValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for StringValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -325,6 +392,13 @@ impl From<Cow<'static, str>> for Value {
     }
 }
 
+impl From<Arc<str>> for Value {
+    /// A shared string: no copy.
+    fn from(s: Arc<str>) -> Value {
+        Value::String(s.into())
+    }
+}
+
 impl From<StringValue> for Value {
     fn from(v: StringValue) -> Value {
         Value::String(v)
@@ -397,7 +471,7 @@ impl KeyValue {
     fn owns_heap(&self) -> bool {
         matches!(self.key.0, Cow::Owned(_))
             || match &self.value {
-                Value::String(s) => matches!(s.0, Cow::Owned(_)),
+                Value::String(s) => s.owns_heap(),
                 Value::Array(_) => true,
                 Value::Bool(_) | Value::I64(_) | Value::F64(_) => false,
             }
