@@ -12,7 +12,7 @@ use tower::{Layer, Service};
 
 use super::body::TracedBody;
 use super::semconv;
-use crate::propagation::{text_map_propagator, TextMapPropagator};
+use crate::propagation::TextMapPropagator;
 use crate::trace::{Context, KeyValue, Span, SpanKind, Tracer};
 
 #[derive(Clone)]
@@ -164,7 +164,9 @@ where
         let context = span.context();
         match &config.propagator {
             Some(p) => p.inject_context(&context, request.headers_mut()),
-            None => text_map_propagator().inject_context(&context, request.headers_mut()),
+            None => crate::propagation::with_text_map_propagator(|p| {
+                p.inject_context(&context, request.headers_mut())
+            }),
         }
         let inner = {
             let _active = span.enter();

@@ -1,14 +1,17 @@
 //! Strings the HTTP layers record on span after span — a server's own host
-//! name, the user agents of its few callers, the host a client calls —
-//! kept per thread as shared strings, so each span holds a reference to
-//! one copy instead of a copy of its own.
+//! name, the user agents of its few callers, the host a client calls, the
+//! paths of a health check, a GraphQL or gRPC endpoint — kept per thread
+//! as shared strings, so each span holds a reference to one copy instead
+//! of a copy of its own.
 //!
 //! Copying them cost each request an allocation, a copy, a UTF-8 check and
 //! (wherever the span is dropped) a free per string; a hit here costs a
 //! comparison with what the thread saw last and a reference count. A miss
 //! costs the comparisons and then what the copy cost before. Each thread
-//! keeps a few entries of each kind, replaced in turn; strings longer than
-//! [`MAX_LEN`] are copied as before, not kept.
+//! keeps a few entries of each kind, replaced in turn (paths apart, so a
+//! stream of distinct paths — `/users/{id}` — does not push the hosts and
+//! user agents out); strings longer than [`MAX_LEN`] are copied as before,
+//! not kept.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -57,6 +60,7 @@ impl<T> Ring<T> {
 struct Recent {
     addresses: Ring<Address>,
     user_agents: Ring<Arc<str>>,
+    paths: Ring<Arc<str>>,
 }
 
 thread_local! {
@@ -64,21 +68,33 @@ thread_local! {
         RefCell::new(Recent {
             addresses: Ring::new(),
             user_agents: Ring::new(),
+            paths: Ring::new(),
         })
     };
 }
 
-/// `text` as a shared string: the copy this thread keeps when it has seen
-/// it lately, otherwise a new one, kept for next time. `None` when the
+/// A user agent as a shared string: the copy this thread keeps when it has
+/// seen it lately, otherwise a new one, kept for next time. `None` when the
 /// bytes are not UTF-8.
 pub(crate) fn user_agent(text: &[u8]) -> Option<Arc<str>> {
+    shared(text, |recent| &mut recent.user_agents)
+}
+
+/// A request path as a shared string, as [`user_agent`].
+pub(crate) fn path(text: &str) -> Arc<str> {
+    shared(text.as_bytes(), |recent| &mut recent.paths).unwrap_or_else(|| Arc::from(text))
+}
+
+/// `text` from `ring` of this thread's cache when there, otherwise a new
+/// copy, kept there for next time; `None` when it is not UTF-8.
+fn shared(text: &[u8], ring: fn(&mut Recent) -> &mut Ring<Arc<str>>) -> Option<Arc<str>> {
     if text.len() > MAX_LEN {
         return std::str::from_utf8(text).ok().map(Arc::from);
     }
     let found = RECENT
         .try_with(|recent| {
-            let recent = recent.try_borrow().ok()?;
-            recent.user_agents.find(|s| s.as_bytes() == text).cloned()
+            let mut recent = recent.try_borrow_mut().ok()?;
+            ring(&mut recent).find(|s| s.as_bytes() == text).cloned()
         })
         .ok()
         .flatten();
@@ -86,7 +102,7 @@ pub(crate) fn user_agent(text: &[u8]) -> Option<Arc<str>> {
         return found;
     }
     let new: Arc<str> = Arc::from(std::str::from_utf8(text).ok()?);
-    keep(|recent| recent.user_agents.put(new.clone()));
+    keep(|recent| ring(recent).put(new.clone()));
     Some(new)
 }
 
@@ -183,6 +199,20 @@ mod tests {
             .unwrap();
         assert_eq!(here, there);
         assert!(!Arc::ptr_eq(&here, &there));
+    }
+
+    #[test]
+    fn paths_have_entries_of_their_own() {
+        let agent = user_agent(b"grpc-go/1.60").unwrap();
+        let health = path("/health");
+        assert!(Arc::ptr_eq(&health, &path("/health")));
+        // Many distinct paths: the user agent stays.
+        for id in 0..10 * ENTRIES {
+            let p = format!("/users/{id}");
+            assert_eq!(&*path(&p), p);
+        }
+        assert!(Arc::ptr_eq(&agent, &user_agent(b"grpc-go/1.60").unwrap()));
+        assert!(!Arc::ptr_eq(&health, &path("/health")), "pushed out");
     }
 
     #[test]

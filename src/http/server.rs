@@ -340,7 +340,10 @@ fn request_attributes(
     let mut attrs = crate::trace::recycle::attributes();
     attrs.reserve(15);
     semconv::request_method_attributes(head.method, &mut attrs);
-    attrs.push(KeyValue::new("url.path", head.uri.path().to_string()));
+    attrs.push(KeyValue::new(
+        "url.path",
+        super::recent::path(head.uri.path()),
+    ));
     attrs.push(KeyValue::new(
         "url.scheme",
         head.uri.scheme_str().map_or(

@@ -1,6 +1,8 @@
 //! The process-wide propagator, used by the HTTP layers and by
 //! [`inject`](super::inject) / [`extract`](super::extract).
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use super::{
@@ -9,6 +11,16 @@ use super::{
 use crate::diagnostics;
 
 static GLOBAL: OnceLock<RwLock<Arc<dyn TextMapPropagator>>> = OnceLock::new();
+/// Bumped each time the global propagator is replaced: a thread's copy of
+/// the reference is current while the count it was taken at is.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's reference to the global propagator, and the
+    /// generation it was taken at.
+    static LOCAL: RefCell<Option<(u64, Arc<dyn TextMapPropagator>)>> =
+        const { RefCell::new(None) };
+}
 
 fn global() -> &'static RwLock<Arc<dyn TextMapPropagator>> {
     GLOBAL.get_or_init(|| RwLock::new(from_env(std::env::var("OTEL_PROPAGATORS").ok())))
@@ -49,12 +61,49 @@ fn from_env(value: Option<String>) -> Arc<dyn TextMapPropagator> {
 pub fn set_text_map_propagator(propagator: impl TextMapPropagator) {
     let mut slot = global().write().unwrap_or_else(|e| e.into_inner());
     *slot = Arc::new(propagator);
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 /// The global propagator: W3C Trace Context and Baggage unless
 /// `OTEL_PROPAGATORS` or [`set_text_map_propagator`] says otherwise.
 pub fn text_map_propagator() -> Arc<dyn TextMapPropagator> {
     global().read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Runs `f` with the global propagator, as the HTTP layers and
+/// [`inject`](super::inject) / [`extract`](super::extract) do for every
+/// request: through this thread's reference to it, so a request costs one
+/// load of a shared counter instead of taking the lock and a reference
+/// count that every core's requests would otherwise pass between them. A
+/// replaced propagator is seen from the next call on.
+pub(crate) fn with_text_map_propagator<R>(f: impl FnOnce(&dyn TextMapPropagator) -> R) -> R {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let done = LOCAL
+        .try_with(|local| {
+            let stale = match local.try_borrow() {
+                Ok(local) => local.as_ref().is_none_or(|(g, _)| *g != generation),
+                Err(_) => return None,
+            };
+            if stale {
+                let fresh = (generation, text_map_propagator());
+                // The one replaced is dropped after the borrow ends.
+                let _old = local.try_borrow_mut().ok()?.replace(fresh);
+            }
+            // Shared: `f` may use the global propagator again.
+            let local = local.try_borrow().ok()?;
+            let (_, propagator) = local.as_ref()?;
+            Some((f.take()?)(&**propagator))
+        })
+        .ok()
+        .flatten();
+    match (done, f) {
+        (Some(result), _) => result,
+        // Out of reach (thread teardown, or a propagator replacing itself
+        // from inside `f`'s call): through the lock.
+        (None, Some(f)) => f(&*text_map_propagator()),
+        (None, None) => unreachable!("`f` runs once and then returns Some"),
+    }
 }
 
 #[cfg(test)]

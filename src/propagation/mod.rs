@@ -39,6 +39,7 @@ use crate::trace::Context;
 
 pub use baggage::BaggagePropagator;
 pub use composite::TextMapCompositePropagator;
+pub(crate) use global::with_text_map_propagator;
 pub use global::{set_text_map_propagator, text_map_propagator};
 #[cfg(feature = "tower")]
 pub(crate) use http::W3cHeaders;
@@ -147,12 +148,12 @@ impl Extractor for HashMap<String, String> {
 
 /// Injects the current context into `injector` with the global propagator.
 pub fn inject(injector: &mut dyn Injector) {
-    text_map_propagator().inject(injector);
+    global::with_text_map_propagator(|p| p.inject(injector));
 }
 
 /// The context that `extractor` carries, read with the global propagator.
 pub fn extract(extractor: &dyn Extractor) -> Context {
-    text_map_propagator().extract(extractor)
+    global::with_text_map_propagator(|p| p.extract(extractor))
 }
 
 /// Trims HTTP optional whitespace (spaces and tabs) from both ends.
