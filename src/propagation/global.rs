@@ -81,19 +81,21 @@ pub(crate) fn with_text_map_propagator<R>(f: impl FnOnce(&dyn TextMapPropagator)
     let mut f = Some(f);
     let done = LOCAL
         .try_with(|local| {
-            let stale = match local.try_borrow() {
-                Ok(local) => local.as_ref().is_none_or(|(g, _)| *g != generation),
-                Err(_) => return None,
-            };
-            if stale {
-                let fresh = (generation, text_map_propagator());
-                // The one replaced is dropped after the borrow ends.
-                let _old = local.try_borrow_mut().ok()?.replace(fresh);
+            // Shared while `f` runs: `f` may use the global propagator again.
+            let current = local.try_borrow().ok()?;
+            if let Some((g, propagator)) = current.as_ref() {
+                if *g == generation {
+                    return Some((f.take()?)(&**propagator));
+                }
             }
-            // Shared: `f` may use the global propagator again.
-            let local = local.try_borrow().ok()?;
-            let (_, propagator) = local.as_ref()?;
-            Some((f.take()?)(&**propagator))
+            drop(current);
+            let fresh = text_map_propagator();
+            // The reference replaced is dropped after the borrow ends.
+            let _old = local
+                .try_borrow_mut()
+                .ok()?
+                .replace((generation, fresh.clone()));
+            Some((f.take()?)(&*fresh))
         })
         .ok()
         .flatten();
