@@ -61,7 +61,8 @@ pub struct Span {
 /// room, and the origin of its last span: the thread's next span from the
 /// same tracer takes the box with its origin, touching no reference count
 /// (see [`Recording::boxed`]). Pooled origins of gone tracers are let go
-/// when the thread prunes its origin copies ([`forget_pooled_origins`]).
+/// when the thread prunes its origin copies
+/// ([`Recording::forget_pooled_origins`]).
 pub(crate) struct Recording {
     /// The origin of the span; in a pooled box, of its last span (`None`
     /// for a new box or once forgotten).
