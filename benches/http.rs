@@ -10,6 +10,9 @@
 #[allow(dead_code)]
 mod shapes;
 
+#[path = "common/layer_request.rs"]
+mod layer_request;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -204,52 +207,7 @@ fn server_layer(c: &mut Criterion) {
 /// against the same service without the layer. No sockets, so the figure is
 /// steady: the layer's own cost per request, in nanoseconds.
 fn layer_in_process(c: &mut Criterion) {
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-    use tower::Service;
-
-    async fn ok(_req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
-        Ok(Response::new(Full::new(Bytes::from_static(
-            b"hello, world",
-        ))))
-    }
-    fn request() -> Request<Full<Bytes>> {
-        let mut req = Request::get("http://api.example.com/users/42?page=2")
-            .header("host", "api.example.com")
-            .header(
-                "user-agent",
-                "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0",
-            )
-            .header("accept", "application/json")
-            .header("accept-encoding", "gzip, deflate, br")
-            .header(
-                "traceparent",
-                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-            )
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        *req.version_mut() = http::Version::HTTP_11;
-        req
-    }
-    /// Calls the service, polls the response and its body to the end.
-    fn run<S, B>(service: &mut S)
-    where
-        S: Service<Request<Full<Bytes>>, Response = Response<B>>,
-        S::Error: std::fmt::Debug,
-        B: http_body::Body<Data = Bytes>,
-        B::Error: std::fmt::Debug,
-    {
-        let mut cx = Context::from_waker(Waker::noop());
-        let fut = pin!(service.call(request()));
-        let Poll::Ready(Ok(response)) = fut.poll(&mut cx) else {
-            panic!("the service is ready at once");
-        };
-        let mut body = pin!(response.into_body());
-        while let Poll::Ready(Some(frame)) = body.as_mut().poll_frame(&mut cx) {
-            std::hint::black_box(frame.ok());
-        }
-    }
+    use layer_request::{ok, run};
 
     let (noop_provider, batch_provider) = providers();
     let mut plain = tower::service_fn(ok);
