@@ -453,9 +453,7 @@ where
                     );
                     if config.trace_response {
                         // The traceparent format: version 00, known flags.
-                        let value = crate::propagation::trace_context::traceparent_bytes(
-                            span.span_context(),
-                        );
+                        let value = crate::propagation::traceparent_bytes(span.span_context());
                         if let Ok(value) = HeaderValue::from_bytes(&value) {
                             response.headers_mut().insert("traceresponse", value);
                         }

@@ -31,7 +31,7 @@ mod composite;
 mod global;
 #[cfg(feature = "http")]
 mod http;
-pub(crate) mod trace_context;
+mod trace_context;
 
 use std::collections::HashMap;
 
@@ -39,12 +39,15 @@ use crate::trace::Context;
 
 pub use baggage::BaggagePropagator;
 pub use composite::TextMapCompositePropagator;
+#[cfg(feature = "tower")]
 pub(crate) use global::with_text_map_propagator;
 pub use global::{set_text_map_propagator, text_map_propagator};
 #[cfg(feature = "tower")]
 pub(crate) use http::W3cHeaders;
 #[cfg(feature = "http")]
 pub use http::{extract_from_headers, inject_into_headers};
+#[cfg(feature = "tower")]
+pub(crate) use trace_context::traceparent_bytes;
 pub use trace_context::TraceContextPropagator;
 
 /// Writes propagation fields into a carrier (outgoing headers).

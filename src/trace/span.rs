@@ -163,8 +163,9 @@ impl Recording {
         }
     }
 
-    /// Empties the record (dropping what is left in it) and keeps the box
-    /// for this thread's next span.
+    /// Empties the record (dropping what is left in it, but for the origin,
+    /// which the box keeps for the thread's next span of the same tracer)
+    /// and keeps the box for this thread's next span.
     #[inline]
     fn recycle(mut self: Box<Recording>) {
         self.name = Cow::Borrowed("");
