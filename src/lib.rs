@@ -56,7 +56,7 @@
 //!   [`otlp`] OTLP/HTTP in and out.
 
 #![warn(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod analysis;
 #[cfg(feature = "tracing")]

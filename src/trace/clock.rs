@@ -1,5 +1,5 @@
 //! Span timestamps from a process-wide clock: wall-clock times that every
-//! thread derives the same way from the monotonic clock.
+//! thread derives the same way from one monotonic counter.
 //!
 //! A span needs a wall-clock start time (to line up with other services)
 //! and must order correctly against every other span of the process, on any
@@ -7,20 +7,23 @@
 //! `SystemTime` directly does not give that (it can step), and a
 //! per-thread derivation lets threads disagree. So:
 //!
-//! - the monotonic source is `std::time::Instant` (the kernel's
-//!   `CLOCK_MONOTONIC`), which is consistent across CPUs. The CPU
-//!   time-stamp counter would be three times cheaper to read, but on this
-//!   project's VMs a reading taken later on one vCPU was up to 6.5 µs
-//!   *earlier* than one taken on another, which would break the ordering
-//!   of spans that move between threads (see ARCHITECTURE.md);
+//! - the monotonic source is the CPU's time-stamp counter when the kernel
+//!   itself keeps time with it (x86-64 Linux whose clocksource is `tsc`),
+//!   else `std::time::Instant` (see [`Source`]). Where the kernel's
+//!   clocksource is the TSC, its `CLOCK_MONOTONIC` is that same counter of
+//!   whichever CPU the call runs on, scaled: reading the counter directly
+//!   is exactly as consistent across CPUs as `Instant` is there, and costs
+//!   a third of a `clock_gettime` call (the largest single item of a span's
+//!   cost);
 //! - wall times are derived from it through one process-wide anchor (a
 //!   monotonic reading, the wall time it stands for, and a rate correction),
 //!   so all threads map the same instant to the same wall time;
 //! - once a second the anchor is compared with the system clock; small
-//!   differences (read jitter, frequency adjustments) are slewed away by
-//!   adjusting the rate, as NTP does, so the derived clock stays continuous
-//!   and never goes backwards; a large difference (the system clock was
-//!   stepped) or a long idle gap re-anchors at once.
+//!   differences (read jitter, frequency adjustments, the counter's
+//!   calibration error) are slewed away by adjusting the rate, as NTP does,
+//!   so the derived clock stays continuous and never goes backwards; a large
+//!   difference (the system clock was stepped) or a long idle gap
+//!   re-anchors at once.
 //!
 //! The anchor is read lock-free (a sequence lock over atomics).
 
@@ -37,8 +40,6 @@ const MAX_SLEW_ERROR_NANOS: i64 = 1_000_000;
 /// The largest rate correction, in parts per billion (500 ppm, NTP's).
 const MAX_RATE_PPB: i64 = 500_000;
 
-/// The monotonic origin: readings are nanoseconds since it.
-static ORIGIN: OnceLock<Instant> = OnceLock::new();
 static ANCHOR: Anchor = Anchor {
     seq: AtomicU64::new(0),
     raw: AtomicU64::new(0),
@@ -61,17 +62,167 @@ struct Anchor {
     drift_ppb: AtomicI64,
 }
 
-/// Nanoseconds on the monotonic clock since the process origin.
+/// Nanoseconds on the monotonic clock since the process's first reading.
 #[inline]
 fn raw_now() -> u64 {
-    let origin = *ORIGIN.get_or_init(Instant::now);
-    let since = Instant::now().saturating_duration_since(origin);
-    // In u64 rather than through `as_nanos`' u128: 2^64 ns is 584 years of
-    // process uptime.
-    since
-        .as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(since.subsec_nanos()))
+    SOURCE.get_or_init(Source::choose).now()
+}
+
+/// Where monotonic readings come from, chosen once per process.
+static SOURCE: OnceLock<Source> = OnceLock::new();
+
+/// The environment variable that forces `Instant` as the monotonic source.
+const CLOCK_VAR: &str = "TRACELITE_CLOCK";
+
+/// The process's monotonic source.
+#[derive(Debug)]
+enum Source {
+    /// The CPU's time-stamp counter, scaled: nanoseconds are
+    /// `(counter − base) × mult / 2^32`. Chosen only where the kernel keeps
+    /// time with the TSC: it has then checked that the CPUs' counters agree
+    /// and run at a constant rate (it marks the TSC unstable, and switches
+    /// away from it, otherwise), and its own `CLOCK_MONOTONIC` is the
+    /// counter of whichever CPU a call runs on, read the same way.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    Tsc { base: u64, mult: u64 },
+    /// `std::time::Instant` (the kernel's `CLOCK_MONOTONIC`), in nanoseconds
+    /// since this origin.
+    Monotonic(Instant),
+}
+
+impl Source {
+    #[cold]
+    fn choose() -> Source {
+        let forced = std::env::var(CLOCK_VAR).ok();
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        if tsc_allowed(
+            forced.as_deref(),
+            std::fs::read_to_string(
+                "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+            )
+            .ok()
+            .as_deref(),
+        ) {
+            if let Some(source) = tsc::calibrate() {
+                return source;
+            }
+        }
+        let _ = forced;
+        Source::Monotonic(Instant::now())
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        match self {
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            Source::Tsc { base, mult } => tsc::scale(tsc::read().saturating_sub(*base), *mult),
+            Source::Monotonic(origin) => {
+                let since = Instant::now().saturating_duration_since(*origin);
+                // In u64 rather than through `as_nanos`' u128: 2^64 ns is
+                // 584 years of process uptime.
+                since
+                    .as_secs()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(u64::from(since.subsec_nanos()))
+            }
+        }
+    }
+}
+
+/// Whether the TSC may be the source: not forced off by `TRACELITE_CLOCK`
+/// (`monotonic`), and the kernel's current clocksource is `tsc`.
+#[cfg_attr(
+    not(all(target_arch = "x86_64", target_os = "linux")),
+    allow(dead_code)
+)]
+fn tsc_allowed(forced: Option<&str>, clocksource: Option<&str>) -> bool {
+    if forced.is_some_and(|v| v.trim().eq_ignore_ascii_case("monotonic")) {
+        return false;
+    }
+    clocksource.is_some_and(|c| c.trim() == "tsc")
+}
+
+/// The time-stamp counter: reading it and calibrating its rate.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod tsc {
+    use std::time::{Duration, Instant};
+
+    use super::Source;
+
+    /// How long the rate is measured over, once per process (the thread
+    /// sleeps meanwhile). Each end is bracketed to within ~50 ns, so the
+    /// rate is right to ~50 ppm; the anchor's slewing takes out the rest.
+    const CALIBRATION: Duration = Duration::from_millis(2);
+
+    /// The counter, read in order: after every earlier instruction has
+    /// completed, as the kernel's own `clock_gettime` reads it. Unordered,
+    /// the CPU takes the reading while an earlier load is still waiting for
+    /// another core's cache line — on this project's VM up to 3.7 µs
+    /// before a value that another thread published, and that this one then
+    /// loaded, was read (the cross-thread test below catches it). The only
+    /// `unsafe` in the crate.
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    pub(super) fn read() -> u64 {
+        // SAFETY: LFENCE and RDTSC have no operands in memory and no
+        // preconditions, and every x86-64 CPU has both (SSE2 and the TSC
+        // are part of the x86-64 baseline). (A process that asked the
+        // kernel to trap RDTSC, `prctl(PR_SET_TSC, PR_TSC_SIGSEGV)`, sets
+        // TRACELITE_CLOCK=monotonic.)
+        unsafe {
+            core::arch::x86_64::_mm_lfence();
+            core::arch::x86_64::_rdtsc()
+        }
+    }
+
+    /// Nanoseconds for `ticks` at `mult` (nanoseconds per tick × 2^32).
+    #[inline]
+    pub(super) fn scale(ticks: u64, mult: u64) -> u64 {
+        u64::try_from((u128::from(ticks) * u128::from(mult)) >> 32).unwrap_or(u64::MAX)
+    }
+
+    /// A counter reading and an `Instant` taken together: the pair with the
+    /// tightest bracket of a few tries, the counter at the bracket's middle.
+    fn pair() -> (u64, Instant) {
+        let mut best: Option<(u64, u64, Instant)> = None;
+        for _ in 0..8 {
+            let before = read();
+            let instant = Instant::now();
+            let after = read();
+            let width = after.wrapping_sub(before);
+            if best.is_none_or(|(w, _, _)| width < w) {
+                best = Some((width, before.wrapping_add(width / 2), instant));
+            }
+        }
+        let (_, ticks, instant) = best.expect("eight tries");
+        (ticks, instant)
+    }
+
+    /// `mult` for a counter that advanced `ticks` in `nanos`, if that is a
+    /// plausible rate (50 MHz to 20 GHz).
+    pub(super) fn mult_for(ticks: u64, nanos: u64) -> Option<u64> {
+        if ticks == 0 || nanos == 0 {
+            return None;
+        }
+        let hz = u128::from(ticks) * 1_000_000_000 / u128::from(nanos);
+        if !(50_000_000..=20_000_000_000).contains(&hz) {
+            return None;
+        }
+        u64::try_from((u128::from(nanos) << 32) / u128::from(ticks)).ok()
+    }
+
+    /// Measures the counter's rate against `Instant`.
+    #[cold]
+    pub(super) fn calibrate() -> Option<Source> {
+        let (t0, i0) = pair();
+        std::thread::sleep(CALIBRATION);
+        let (t1, i1) = pair();
+        let nanos = u64::try_from(i1.saturating_duration_since(i0).as_nanos()).ok()?;
+        let mult = mult_for(t1.checked_sub(t0)?, nanos)?;
+        // Readings count from the first pair, so the process starts near 0
+        // as with `Instant`.
+        Some(Source::Tsc { base: t0, mult })
+    }
 }
 
 /// Sets the anchor now rather than in the first span.
@@ -298,6 +449,66 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+
+    #[test]
+    fn the_tsc_is_used_only_where_the_kernel_keeps_time_with_it() {
+        assert!(tsc_allowed(None, Some("tsc\n")));
+        assert!(tsc_allowed(Some(""), Some("tsc")));
+        assert!(!tsc_allowed(None, Some("kvm-clock\n")));
+        assert!(!tsc_allowed(None, Some("hpet")));
+        assert!(!tsc_allowed(None, None), "no sysfs: Instant");
+        assert!(!tsc_allowed(Some("monotonic"), Some("tsc")));
+        assert!(!tsc_allowed(Some(" Monotonic\n"), Some("tsc")));
+        // This process chose by the same rule.
+        let here = tsc_allowed(
+            std::env::var(CLOCK_VAR).ok().as_deref(),
+            std::fs::read_to_string(
+                "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+            )
+            .ok()
+            .as_deref(),
+        );
+        let source = SOURCE.get_or_init(Source::choose);
+        if cfg!(all(target_arch = "x86_64", target_os = "linux")) && here {
+            assert!(!matches!(source, Source::Monotonic(_)), "{source:?}");
+        } else {
+            assert!(matches!(source, Source::Monotonic(_)), "{source:?}");
+        }
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    #[test]
+    fn counter_rates_scale_to_nanoseconds() {
+        // 3 GHz: a third of a nanosecond a tick.
+        let mult = tsc::mult_for(3_000_000, 1_000_000).unwrap();
+        assert!(tsc::scale(3_000_000_000, mult).abs_diff(1_000_000_000) <= 1);
+        assert_eq!(tsc::scale(0, mult), 0);
+        // 100 MHz: 10 ns a tick.
+        let mult = tsc::mult_for(1_000, 10_000).unwrap();
+        assert_eq!(tsc::scale(7, mult), 70);
+        // Implausible rates, or nothing measured: no TSC.
+        assert_eq!(tsc::mult_for(10, 1_000_000_000), None, "10 Hz");
+        assert_eq!(tsc::mult_for(u64::MAX, 1), None);
+        assert_eq!(tsc::mult_for(0, 1_000), None);
+        assert_eq!(tsc::mult_for(1_000, 0), None);
+        // Centuries of ticks saturate instead of wrapping.
+        assert_eq!(tsc::scale(u64::MAX, u64::MAX), u64::MAX);
+    }
+
+    /// Whichever the source, readings advance at `Instant`'s rate.
+    #[test]
+    fn readings_advance_with_instant() {
+        let (raw0, i0) = (raw_now(), Instant::now());
+        std::thread::sleep(Duration::from_millis(30));
+        let (raw1, i1) = (raw_now(), Instant::now());
+        let raw = raw1 - raw0;
+        let real = u64::try_from(i1.duration_since(i0).as_nanos()).unwrap();
+        // 0.5% and 200 µs of slack for a thread descheduled between reads.
+        assert!(
+            raw.abs_diff(real) <= real / 200 + 200_000,
+            "counter {raw} ns, Instant {real} ns"
+        );
     }
 
     #[test]
