@@ -9,7 +9,7 @@
 //!
 //! - the monotonic source is the CPU's time-stamp counter when the kernel
 //!   itself keeps time with it (x86-64 Linux whose clocksource is `tsc`),
-//!   else `std::time::Instant` (see [`Source`]). Where the kernel's
+//!   else `std::time::Instant` (`TRACELITE_CLOCK=monotonic` forces it). Where the kernel's
 //!   clocksource is the TSC, its `CLOCK_MONOTONIC` is that same counter of
 //!   whichever CPU the call runs on, scaled: reading the counter directly
 //!   is exactly as consistent across CPUs as `Instant` is there, and costs
