@@ -9,12 +9,12 @@
 //!
 //! - the monotonic source is the CPU's time-stamp counter when the kernel
 //!   itself keeps time with it (x86-64 Linux whose clocksource is `tsc`),
-//!   else `std::time::Instant` (`TRACELITE_CLOCK=monotonic` forces it). Where the kernel's
-//!   clocksource is the TSC, its `CLOCK_MONOTONIC` is that same counter of
-//!   whichever CPU the call runs on, scaled: reading the counter directly
-//!   is exactly as consistent across CPUs as `Instant` is there, and costs
-//!   a third of a `clock_gettime` call (the largest single item of a span's
-//!   cost);
+//!   else `std::time::Instant` (`TRACELITE_CLOCK=monotonic` forces it).
+//!   Where the kernel's clocksource is the TSC, its `CLOCK_MONOTONIC` is
+//!   that same counter of whichever CPU the call runs on, read the same
+//!   way and scaled: reading the counter directly is exactly as consistent
+//!   across CPUs as `Instant` is there, and costs a third less (the clock
+//!   is the largest single item of a span's cost);
 //! - wall times are derived from it through one process-wide anchor (a
 //!   monotonic reading, the wall time it stands for, and a rate correction),
 //!   so all threads map the same instant to the same wall time;
