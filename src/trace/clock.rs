@@ -35,6 +35,10 @@ use std::time::{Duration, Instant, SystemTime};
 const PERIOD_NANOS: u64 = 1_000_000_000;
 /// Past this gap since the last comparison, re-anchor outright.
 const MAX_SLEW_GAP_NANOS: u64 = 10 * PERIOD_NANOS;
+/// A reading this far before the anchor makes the thread compare with the
+/// system clock at once (a thread that was descheduled between its reading
+/// and the anchor's, or a counter that went back).
+const MAX_BEHIND_NANOS: i64 = 1_000_000;
 /// Past this difference from the system clock, re-anchor outright.
 const MAX_SLEW_ERROR_NANOS: i64 = 1_000_000;
 /// The largest rate correction, in parts per billion (500 ppm, NTP's).
@@ -83,8 +87,18 @@ enum Source {
     /// and run at a constant rate (it marks the TSC unstable, and switches
     /// away from it, otherwise), and its own `CLOCK_MONOTONIC` is the
     /// counter of whichever CPU a call runs on, read the same way.
+    ///
+    /// Should the counter ever read below `base` — it restarts from zero
+    /// when a machine without TSC restore resumes from suspend — the
+    /// process goes over to `Instant` for good (`origin` is its origin, from
+    /// the same moment as `base`; the anchor re-anchors on the jump).
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    Tsc { base: u64, mult: u64 },
+    Tsc {
+        base: u64,
+        mult: u64,
+        origin: Instant,
+        gone: std::sync::atomic::AtomicBool,
+    },
     /// `std::time::Instant` (the kernel's `CLOCK_MONOTONIC`), in nanoseconds
     /// since this origin.
     Monotonic(Instant),
@@ -115,18 +129,43 @@ impl Source {
     fn now(&self) -> u64 {
         match self {
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-            Source::Tsc { base, mult } => tsc::scale(tsc::read().saturating_sub(*base), *mult),
-            Source::Monotonic(origin) => {
-                let since = Instant::now().saturating_duration_since(*origin);
-                // In u64 rather than through `as_nanos`' u128: 2^64 ns is
-                // 584 years of process uptime.
-                since
-                    .as_secs()
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(u64::from(since.subsec_nanos()))
+            Source::Tsc {
+                base,
+                mult,
+                origin,
+                gone,
+            } => {
+                let ticks = tsc::read();
+                if ticks >= *base && !gone.load(Ordering::Relaxed) {
+                    tsc::scale(ticks - base, *mult)
+                } else {
+                    tsc_gone(gone, *origin)
+                }
             }
+            Source::Monotonic(origin) => nanos_since(*origin),
         }
     }
+}
+
+/// The counter went back (see [`Source::Tsc`]): `Instant` from now on.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cold]
+#[inline(never)]
+fn tsc_gone(gone: &std::sync::atomic::AtomicBool, origin: Instant) -> u64 {
+    gone.store(true, Ordering::Relaxed);
+    nanos_since(origin)
+}
+
+/// Nanoseconds on `Instant` since `origin`.
+#[inline]
+fn nanos_since(origin: Instant) -> u64 {
+    let since = Instant::now().saturating_duration_since(origin);
+    // In u64 rather than through `as_nanos`' u128: 2^64 ns is 584 years of
+    // process uptime.
+    since
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(since.subsec_nanos()))
 }
 
 /// Whether the TSC may be the source: not forced off by `TRACELITE_CLOCK`
@@ -184,18 +223,20 @@ mod tsc {
     /// A counter reading and an `Instant` taken together: the pair with the
     /// tightest bracket of a few tries, the counter at the bracket's middle.
     fn pair() -> (u64, Instant) {
-        let mut best: Option<(u64, u64, Instant)> = None;
-        for _ in 0..8 {
+        let bracket = || {
             let before = read();
             let instant = Instant::now();
-            let after = read();
-            let width = after.wrapping_sub(before);
-            if best.is_none_or(|(w, _, _)| width < w) {
-                best = Some((width, before.wrapping_add(width / 2), instant));
+            let width = read().wrapping_sub(before);
+            (width, before.wrapping_add(width / 2), instant)
+        };
+        let mut best = bracket();
+        for _ in 0..7 {
+            let next = bracket();
+            if next.0 < best.0 {
+                best = next;
             }
         }
-        let (_, ticks, instant) = best.expect("eight tries");
-        (ticks, instant)
+        (best.1, best.2)
     }
 
     /// `mult` for a counter that advanced `ticks` in `nanos`, if that is a
@@ -221,7 +262,12 @@ mod tsc {
         let mult = mult_for(t1.checked_sub(t0)?, nanos)?;
         // Readings count from the first pair, so the process starts near 0
         // as with `Instant`.
-        Some(Source::Tsc { base: t0, mult })
+        Some(Source::Tsc {
+            base: t0,
+            mult,
+            origin: i0,
+            gone: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 }
 
@@ -314,7 +360,7 @@ pub(crate) fn now() -> (Tick, SystemTime) {
             continue;
         }
         let d = signed_delta(anchor_raw, raw);
-        if anchor_wall == 0 || d >= PERIOD_NANOS as i64 {
+        if reanchor_due(anchor_wall, d) {
             if let Some(wall) = reanchor(seq, raw, anchor_raw, anchor_wall, rate, drift) {
                 return (Tick(raw), wall);
             }
@@ -326,6 +372,14 @@ pub(crate) fn now() -> (Tick, SystemTime) {
         }
         return (Tick(raw), wall_near_anchor(d, anchor_wall, rate));
     }
+}
+
+/// Whether a reading `d` ns after the anchor is due a comparison with the
+/// system clock: no anchor yet, a period has passed, or the reading is well
+/// before the anchor.
+#[inline]
+fn reanchor_due(anchor_wall: u64, d: i64) -> bool {
+    anchor_wall == 0 || d >= PERIOD_NANOS as i64 || d < -MAX_BEHIND_NANOS
 }
 
 /// Compares the anchor with the system clock and moves it forward. Returns
@@ -494,6 +548,56 @@ mod tests {
         assert_eq!(tsc::mult_for(1_000, 0), None);
         // Centuries of ticks saturate instead of wrapping.
         assert_eq!(tsc::scale(u64::MAX, u64::MAX), u64::MAX);
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    #[test]
+    fn a_counter_that_goes_back_hands_over_to_instant() {
+        use std::sync::atomic::AtomicBool;
+        let mult = tsc::mult_for(3_000_000, 1_000_000).unwrap();
+        let source = |base| Source::Tsc {
+            base,
+            mult,
+            origin: Instant::now(),
+            gone: AtomicBool::new(false),
+        };
+        // A counter read since its base: scaled ticks, and it advances.
+        let running = source(tsc::read());
+        let (a, b) = (running.now(), running.now());
+        assert!(b >= a);
+        let Source::Tsc { gone, .. } = &running else {
+            unreachable!()
+        };
+        assert!(!gone.load(Ordering::Relaxed));
+        // A counter below its base (restarted after a suspend): Instant
+        // since the origin, from then on.
+        let restarted = source(u64::MAX);
+        std::thread::sleep(Duration::from_millis(3));
+        let first = restarted.now();
+        assert!(
+            (3_000_000..1_000_000_000).contains(&first),
+            "Instant since the origin: {first}"
+        );
+        let Source::Tsc { gone, .. } = &restarted else {
+            unreachable!()
+        };
+        assert!(gone.load(Ordering::Relaxed));
+        assert!(restarted.now() >= first);
+    }
+
+    #[test]
+    fn readings_well_before_the_anchor_compare_with_the_system_clock() {
+        assert!(reanchor_due(0, 0), "no anchor yet");
+        assert!(!reanchor_due(1, 0));
+        assert!(!reanchor_due(1, PERIOD_NANOS as i64 - 1));
+        assert!(reanchor_due(1, PERIOD_NANOS as i64));
+        assert!(!reanchor_due(1, -1_000), "another thread's anchor is newer");
+        assert!(!reanchor_due(1, -MAX_BEHIND_NANOS));
+        assert!(
+            reanchor_due(1, -MAX_BEHIND_NANOS - 1),
+            "the counter went back"
+        );
+        assert!(reanchor_due(1, i64::MIN));
     }
 
     /// Whichever the source, readings advance at `Instant`'s rate.
