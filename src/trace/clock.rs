@@ -107,21 +107,12 @@ enum Source {
 impl Source {
     #[cold]
     fn choose() -> Source {
-        let forced = std::env::var(CLOCK_VAR).ok();
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        if tsc_allowed(
-            forced.as_deref(),
-            std::fs::read_to_string(
-                "/sys/devices/system/clocksource/clocksource0/current_clocksource",
-            )
-            .ok()
-            .as_deref(),
-        ) {
+        if host_allows_tsc() {
             if let Some(source) = tsc::calibrate() {
                 return source;
             }
         }
-        let _ = forced;
         Source::Monotonic(Instant::now())
     }
 
@@ -168,17 +159,40 @@ fn nanos_since(origin: Instant) -> u64 {
         .saturating_add(u64::from(since.subsec_nanos()))
 }
 
+/// [`tsc_allowed`] for this process and machine.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn host_allows_tsc() -> bool {
+    use std::io::BufRead;
+    let clocksource =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .ok();
+    // The first CPU's flags line (all CPUs of a machine list the same).
+    let flags = std::fs::File::open("/proc/cpuinfo").ok().and_then(|f| {
+        std::io::BufReader::new(f)
+            .lines()
+            .map_while(Result::ok)
+            .find(|line| line.starts_with("flags"))
+    });
+    tsc_allowed(
+        std::env::var(CLOCK_VAR).ok().as_deref(),
+        clocksource.as_deref(),
+        flags.as_deref(),
+    )
+}
+
 /// Whether the TSC may be the source: not forced off by `TRACELITE_CLOCK`
-/// (`monotonic`), and the kernel's current clocksource is `tsc`.
+/// (`monotonic`), the kernel's current clocksource is `tsc`, and the CPU
+/// has `RDTSCP` (the ordered read, see `tsc::read`).
 #[cfg_attr(
     not(all(target_arch = "x86_64", target_os = "linux")),
     allow(dead_code)
 )]
-fn tsc_allowed(forced: Option<&str>, clocksource: Option<&str>) -> bool {
+fn tsc_allowed(forced: Option<&str>, clocksource: Option<&str>, cpu_flags: Option<&str>) -> bool {
     if forced.is_some_and(|v| v.trim().eq_ignore_ascii_case("monotonic")) {
         return false;
     }
     clocksource.is_some_and(|c| c.trim() == "tsc")
+        && cpu_flags.is_some_and(|f| f.split_whitespace().any(|flag| flag == "rdtscp"))
 }
 
 /// The time-stamp counter: reading it and calibrating its rate.
@@ -193,25 +207,24 @@ mod tsc {
     /// rate is right to ~50 ppm; the anchor's slewing takes out the rest.
     const CALIBRATION: Duration = Duration::from_millis(2);
 
-    /// The counter, read in order: after every earlier instruction has
-    /// completed, as the kernel's own `clock_gettime` reads it. Unordered,
-    /// the CPU takes the reading while an earlier load is still waiting for
-    /// another core's cache line — on this project's VM up to 3.7 µs
+    /// The counter, read in order: `RDTSCP` waits until every earlier
+    /// instruction has executed and every earlier load is globally visible,
+    /// as the kernel's own `clock_gettime` reads it where the CPU has it.
+    /// A plain `RDTSC` is taken while an earlier load may still wait for
+    /// another core's cache line — on this project's VM up to 3.8 µs
     /// before a value that another thread published, and that this one then
     /// loaded, was read (the cross-thread test below catches it). The only
     /// `unsafe` in the crate.
     #[inline(always)]
     #[allow(unsafe_code)]
     pub(super) fn read() -> u64 {
-        // SAFETY: LFENCE and RDTSC have no operands in memory and no
-        // preconditions, and every x86-64 CPU has both (SSE2 and the TSC
-        // are part of the x86-64 baseline). (A process that asked the
-        // kernel to trap RDTSC, `prctl(PR_SET_TSC, PR_TSC_SIGSEGV)`, sets
-        // TRACELITE_CLOCK=monotonic.)
-        unsafe {
-            core::arch::x86_64::_mm_lfence();
-            core::arch::x86_64::_rdtsc()
-        }
+        let mut cpu = 0u32;
+        // SAFETY: RDTSCP writes the processor id to `cpu`, a live local, and
+        // has no other memory operand; the source is only chosen where the
+        // CPU lists `rdtscp` (else the instruction would fault). (A process
+        // that asked the kernel to trap it, `prctl(PR_SET_TSC,
+        // PR_TSC_SIGSEGV)`, sets TRACELITE_CLOCK=monotonic.)
+        unsafe { core::arch::x86_64::__rdtscp(&mut cpu) }
     }
 
     /// Nanoseconds for `ticks` at `mult` (nanoseconds per tick × 2^32).
@@ -507,24 +520,24 @@ mod tests {
 
     #[test]
     fn the_tsc_is_used_only_where_the_kernel_keeps_time_with_it() {
-        assert!(tsc_allowed(None, Some("tsc\n")));
-        assert!(tsc_allowed(Some(""), Some("tsc")));
-        assert!(!tsc_allowed(None, Some("kvm-clock\n")));
-        assert!(!tsc_allowed(None, Some("hpet")));
-        assert!(!tsc_allowed(None, None), "no sysfs: Instant");
-        assert!(!tsc_allowed(Some("monotonic"), Some("tsc")));
-        assert!(!tsc_allowed(Some(" Monotonic\n"), Some("tsc")));
+        let flags = Some("flags\t\t: fpu vme tsc msr rdtscp lm constant_tsc");
+        assert!(tsc_allowed(None, Some("tsc\n"), flags));
+        assert!(tsc_allowed(Some(""), Some("tsc"), flags));
+        assert!(!tsc_allowed(None, Some("kvm-clock\n"), flags));
+        assert!(!tsc_allowed(None, Some("hpet"), flags));
+        assert!(!tsc_allowed(None, None, flags), "no sysfs: Instant");
+        assert!(!tsc_allowed(Some("monotonic"), Some("tsc"), flags));
+        assert!(!tsc_allowed(Some(" Monotonic\n"), Some("tsc"), flags));
+        let without = Some("flags\t\t: fpu vme tsc msr lm constant_tsc rdtscpx");
+        assert!(!tsc_allowed(None, Some("tsc"), without), "no RDTSCP");
+        assert!(!tsc_allowed(None, Some("tsc"), None), "no cpuinfo");
         // This process chose by the same rule.
-        let here = tsc_allowed(
-            std::env::var(CLOCK_VAR).ok().as_deref(),
-            std::fs::read_to_string(
-                "/sys/devices/system/clocksource/clocksource0/current_clocksource",
-            )
-            .ok()
-            .as_deref(),
-        );
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        let here = host_allows_tsc();
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        let here = false;
         let source = SOURCE.get_or_init(Source::choose);
-        if cfg!(all(target_arch = "x86_64", target_os = "linux")) && here {
+        if here {
             assert!(!matches!(source, Source::Monotonic(_)), "{source:?}");
         } else {
             assert!(matches!(source, Source::Monotonic(_)), "{source:?}");
