@@ -207,7 +207,7 @@ fn server_layer(c: &mut Criterion) {
 /// against the same service without the layer. No sockets, so the figure is
 /// steady: the layer's own cost per request, in nanoseconds.
 fn layer_in_process(c: &mut Criterion) {
-    use layer_request::{ok, run};
+    use layer_request::{ok, run, run_untraced};
 
     let (noop_provider, batch_provider) = providers();
     let mut plain = tower::service_fn(ok);
@@ -219,6 +219,16 @@ fn layer_in_process(c: &mut Criterion) {
     g.bench_function("without_layer", |b| b.iter(|| run(&mut plain)));
     g.bench_function("layer_noop_processor", |b| b.iter(|| run(&mut noop)));
     g.bench_function("layer_batch_processor", |b| b.iter(|| run(&mut batch)));
+    // The bare GET of a client without tracing (as over loopback below).
+    g.bench_function("untraced_request/without_layer", |b| {
+        b.iter(|| run_untraced(&mut plain))
+    });
+    g.bench_function("untraced_request/layer_noop_processor", |b| {
+        b.iter(|| run_untraced(&mut noop))
+    });
+    g.bench_function("untraced_request/layer_batch_processor", |b| {
+        b.iter(|| run_untraced(&mut batch))
+    });
     g.finish();
 }
 

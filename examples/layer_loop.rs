@@ -7,7 +7,8 @@
 //! ```sh
 //! cargo build --release --example layer_loop
 //! valgrind --tool=callgrind target/release/examples/layer_loop noop 20000
-//! # modes: plain (no layer) | noop (layer, no-op processor) | batch
+//! # modes: plain (no layer) | noop (layer, no-op processor) | batch;
+//! # REQUEST=untraced: the bare GET of a client without tracing instead
 //! # the layer's cost: (noop N) - (noop 0), less the same for plain, over N
 //! ```
 //!
@@ -29,7 +30,7 @@ mod shapes;
 #[path = "../benches/common/layer_request.rs"]
 mod layer_request;
 
-use layer_request::{ok, run};
+use layer_request::{ok, run, run_untraced};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -50,16 +51,27 @@ fn main() {
     let mut plain = tower::service_fn(ok);
     let mut with_noop = TraceLayer::server(noop.tracer("bench")).layer(tower::service_fn(ok));
     let mut with_batch = TraceLayer::server(batch.tracer("bench")).layer(tower::service_fn(ok));
+    let untraced = match std::env::var("REQUEST").as_deref() {
+        Err(_) | Ok("traced") => false,
+        Ok("untraced") => true,
+        Ok(other) => {
+            eprintln!("unknown REQUEST {other:?}: traced | untraced");
+            std::process::exit(2);
+        }
+    };
+    if !matches!(mode.as_str(), "plain" | "noop" | "batch") {
+        eprintln!("unknown mode {mode:?}: plain | noop | batch");
+        std::process::exit(2);
+    }
     let began = Instant::now();
     for _ in 0..n {
-        match mode.as_str() {
-            "plain" => run(&mut plain),
-            "noop" => run(&mut with_noop),
-            "batch" => run(&mut with_batch),
-            other => {
-                eprintln!("unknown mode {other:?}: plain | noop | batch");
-                std::process::exit(2);
-            }
+        match (mode.as_str(), untraced) {
+            ("plain", false) => run(&mut plain),
+            ("plain", true) => run_untraced(&mut plain),
+            ("noop", false) => run(&mut with_noop),
+            ("noop", true) => run_untraced(&mut with_noop),
+            (_, false) => run(&mut with_batch),
+            (_, true) => run_untraced(&mut with_batch),
         }
     }
     let per = began.elapsed().as_nanos() as f64 / n.max(1) as f64;

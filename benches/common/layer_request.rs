@@ -1,7 +1,9 @@
 //! The server layer's in-process request, shared by `benches/http.rs`
 //! (`server_layer_in_process`) and `examples/layer_loop.rs` (callgrind): a
 //! browser-like GET with a `traceparent`, through a `service_fn` hello world
-//! and its body to the end, with no sockets.
+//! and its body to the end, with no sockets; and the bare GET a plain HTTP
+//! client sends (what the loopback bench's client sends: a `host` header and
+//! no trace context).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -40,8 +42,17 @@ pub fn request() -> Request<Full<Bytes>> {
     req
 }
 
-/// Calls the service with [`request`], polls the response and its body to
-/// the end; out of line so a profile attributes the request in one place.
+/// The GET of a client that knows nothing of tracing.
+pub fn untraced_request() -> Request<Full<Bytes>> {
+    let mut req = Request::get("/hello")
+        .header("host", "127.0.0.1:8080")
+        .body(Full::new(Bytes::new()))
+        .expect("a valid request");
+    *req.version_mut() = http::Version::HTTP_11;
+    req
+}
+
+/// [`run_request`] with [`request`].
 #[inline(never)]
 pub fn run<S, B>(service: &mut S)
 where
@@ -50,8 +61,33 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::fmt::Debug,
 {
+    run_request(service, request());
+}
+
+/// [`run_request`] with [`untraced_request`].
+#[inline(never)]
+pub fn run_untraced<S, B>(service: &mut S)
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
+    run_request(service, untraced_request());
+}
+
+/// Calls the service with `req`, polls the response and its body to the
+/// end.
+#[inline(always)]
+pub fn run_request<S, B>(service: &mut S, req: Request<Full<Bytes>>)
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
     let mut cx = Context::from_waker(Waker::noop());
-    let fut = pin!(service.call(request()));
+    let fut = pin!(service.call(req));
     let Poll::Ready(Ok(response)) = fut.poll(&mut cx) else {
         panic!("the service is ready at once");
     };

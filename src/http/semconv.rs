@@ -45,6 +45,15 @@ pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
 /// The host is a shared string: the same text seen lately on this thread
 /// is split once and its host shared by the spans that record it.
 pub(crate) fn server_address(uri: &Uri, headers: &HeaderMap) -> Option<(Arc<str>, Option<u16>)> {
+    server_address_or(uri, || headers.get(http::header::HOST))
+}
+
+/// [`server_address`] with the `Host` header from `host`, asked only when
+/// the URI has no authority.
+pub(crate) fn server_address_or<'a>(
+    uri: &Uri,
+    host: impl FnOnce() -> Option<&'a http::HeaderValue>,
+) -> Option<(Arc<str>, Option<u16>)> {
     let default_port = match uri.scheme_str() {
         Some("https") => Some(443),
         Some("http") => Some(80),
@@ -56,8 +65,7 @@ pub(crate) fn server_address(uri: &Uri, headers: &HeaderMap) -> Option<(Arc<str>
         let (host, port) = recent::address(source, split_host_port)?;
         return Some((host, port.or(default_port)));
     }
-    let host = headers.get(http::header::HOST)?.as_bytes();
-    recent::address(host, split_host_port)
+    recent::address(host()?.as_bytes(), split_host_port)
 }
 
 /// The bytes RFC 3986 allows in a host name or IPv4 address (unreserved,

@@ -15,7 +15,7 @@ use tower::{Layer, Service};
 
 use super::body::TracedBody;
 use super::semconv;
-use crate::propagation::{extract_from_headers, TextMapPropagator};
+use crate::propagation::TextMapPropagator;
 use crate::trace::{KeyValue, Span, SpanKind, Tracer, Value};
 
 type NameFn = dyn Fn(&Parts, Option<&str>) -> String + Send + Sync;
@@ -297,9 +297,12 @@ impl<'a> Head<'a> {
 /// Starts the request's SERVER span; `parts` is there for the
 /// configuration's callbacks (when it has any).
 fn start_span(config: &ServerConfig, head: &Head<'_>, parts: Option<&Parts>) -> Span {
+    // One pass over the headers finds what extraction and the attributes
+    // read.
+    let scan = crate::propagation::W3cHeaders::new(head.headers);
     let parent = match &config.propagator {
-        Some(p) => p.extract(&crate::propagation::W3cHeaders::new(head.headers)),
-        None => extract_from_headers(head.headers),
+        Some(p) => scan.extract_with(&**p),
+        None => crate::propagation::with_text_map_propagator(|p| scan.extract_with(p)),
     };
     let route = match (&config.route, parts) {
         (Some(f), Some(parts)) => f(parts),
@@ -319,7 +322,7 @@ fn start_span(config: &ServerConfig, head: &Head<'_>, parts: Option<&Parts>) -> 
         .parent(parent)
         .start();
     if span.is_recording() {
-        span.set_distinct_attributes(request_attributes(config, head, route));
+        span.set_distinct_attributes(request_attributes(config, head, &scan, route));
         semconv::record_headers(
             &span,
             "http.request.header",
@@ -333,6 +336,7 @@ fn start_span(config: &ServerConfig, head: &Head<'_>, parts: Option<&Parts>) -> 
 fn request_attributes(
     config: &ServerConfig,
     head: &Head<'_>,
+    scan: &crate::propagation::W3cHeaders<'_>,
     route: Option<String>,
 ) -> Vec<KeyValue> {
     // Room for the response attributes added later (status, error.type),
@@ -365,7 +369,7 @@ fn request_attributes(
     if let Some(route) = route {
         attrs.push(KeyValue::new("http.route", route));
     }
-    if let Some((host, port)) = semconv::server_address(head.uri, head.headers) {
+    if let Some((host, port)) = semconv::server_address_or(head.uri, || scan.host) {
         attrs.push(KeyValue::new("server.address", host));
         if let Some(port) = port {
             attrs.push(KeyValue::new("server.port", i64::from(port)));
@@ -378,7 +382,7 @@ fn request_attributes(
     if let Some(v) = semconv::protocol_version(head.version) {
         attrs.push(KeyValue::new("network.protocol.version", v));
     }
-    if let Some(ua) = head.headers.get(http::header::USER_AGENT) {
+    if let Some(ua) = scan.user_agent {
         let ua: Value = match super::recent::user_agent(ua.as_bytes()) {
             Some(shared) => shared.into(),
             None => String::from_utf8_lossy(ua.as_bytes()).into_owned().into(),

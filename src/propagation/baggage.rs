@@ -70,6 +70,10 @@ impl TextMapPropagator for BaggagePropagator {
     fn fields(&self) -> &[&'static str] {
         &FIELDS
     }
+
+    fn extract_reads_only_fields(&self) -> bool {
+        true
+    }
 }
 
 /// Parses the members of one header value into `baggage`, spending `budget`

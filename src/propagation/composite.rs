@@ -17,6 +17,8 @@ use crate::trace::Context;
 pub struct TextMapCompositePropagator {
     propagators: Vec<Box<dyn TextMapPropagator>>,
     fields: Vec<&'static str>,
+    /// Every propagator's [`TextMapPropagator::extract_reads_only_fields`].
+    reads_only_fields: bool,
 }
 
 impl TextMapCompositePropagator {
@@ -30,9 +32,11 @@ impl TextMapCompositePropagator {
                 }
             }
         }
+        let reads_only_fields = propagators.iter().all(|p| p.extract_reads_only_fields());
         TextMapCompositePropagator {
             propagators,
             fields,
+            reads_only_fields,
         }
     }
 }
@@ -63,6 +67,10 @@ impl TextMapPropagator for TextMapCompositePropagator {
 
     fn fields(&self) -> &[&'static str] {
         &self.fields
+    }
+
+    fn extract_reads_only_fields(&self) -> bool {
+        self.reads_only_fields
     }
 }
 

@@ -2,7 +2,7 @@
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{Extractor, Injector};
+use super::{Extractor, Injector, TextMapPropagator};
 use crate::trace::Context;
 
 impl Injector for HeaderMap {
@@ -140,35 +140,72 @@ pub fn inject_into_headers(headers: &mut HeaderMap) {
 /// The context carried by incoming `headers`, read with the global
 /// propagator (an empty context when they carry none).
 pub fn extract_from_headers(headers: &HeaderMap) -> Context {
-    super::extract(&W3cHeaders::new(headers))
+    let headers = W3cHeaders::new(headers);
+    super::global::with_text_map_propagator(|p| headers.extract_with(p))
 }
 
 /// Incoming headers with the W3C propagation headers found in one pass:
 /// the propagators ask for `traceparent`, `tracestate` and `baggage` one
 /// after the other, and a request with none of them (or one of each) is
 /// then scanned once instead of three times.
+/// The same pass notes the first `host` and `user-agent`, which the server
+/// layer records.
 pub(crate) struct W3cHeaders<'a> {
     map: &'a HeaderMap,
     /// Per W3C name (traceparent, tracestate, baggage): how many values,
     /// and the first.
     found: [(usize, Option<&'a HeaderValue>); 3],
+    /// The first `host` value.
+    pub(crate) host: Option<&'a HeaderValue>,
+    /// The first `user-agent` value.
+    pub(crate) user_agent: Option<&'a HeaderValue>,
 }
 
 impl<'a> W3cHeaders<'a> {
     pub(crate) fn new(map: &'a HeaderMap) -> W3cHeaders<'a> {
         let mut found = [(0, None); 3];
+        let (mut host, mut user_agent) = (None, None);
         for (name, value) in map.iter() {
             let slot = match name.as_str().len() {
                 11 if *name == TRACEPARENT => 0,
+                // Standard names compare as a tag, custom ones as bytes.
+                10 if *name == http::header::USER_AGENT => {
+                    user_agent.get_or_insert(value);
+                    continue;
+                }
                 10 if *name == TRACESTATE => 1,
                 7 if *name == BAGGAGE => 2,
+                4 if *name == http::header::HOST => {
+                    host.get_or_insert(value);
+                    continue;
+                }
                 _ => continue,
             };
             let (count, first) = &mut found[slot];
             *count += 1;
             first.get_or_insert(value);
         }
-        W3cHeaders { map, found }
+        W3cHeaders {
+            map,
+            found,
+            host,
+            user_agent,
+        }
+    }
+
+    /// `propagator.extract(self)`, or at once an empty context when the
+    /// headers carry none of the W3C fields and the propagator reads
+    /// nothing else (see [`TextMapPropagator::extract_reads_only_fields`]).
+    #[inline]
+    pub(crate) fn extract_with(&self, propagator: &dyn TextMapPropagator) -> Context {
+        let none = self.found.iter().all(|(count, _)| *count == 0);
+        if none
+            && propagator.extract_reads_only_fields()
+            && propagator.fields().iter().all(|f| w3c_slot(f).is_some())
+        {
+            return Context::new();
+        }
+        propagator.extract(self)
     }
 }
 
@@ -372,5 +409,115 @@ mod tests {
             Extractor::get_all(&h, "tracestate", &mut |v| seen.push(v.to_vec()));
             assert_eq!(seen.len(), 3);
         }
+    }
+
+    #[test]
+    fn the_pass_notes_host_and_user_agent_as_the_map_reads_them() {
+        let mut h = HeaderMap::new();
+        assert!(W3cHeaders::new(&h).host.is_none());
+        assert!(W3cHeaders::new(&h).user_agent.is_none());
+        // Names of the same lengths that are neither.
+        h.insert("x-ab", HeaderValue::from_static("not the host"));
+        h.insert("x-abcdefgh", HeaderValue::from_static("not the agent"));
+        h.insert("tracestate", HeaderValue::from_static("a=1"));
+        assert!(W3cHeaders::new(&h).host.is_none());
+        assert!(W3cHeaders::new(&h).user_agent.is_none());
+        h.append("host", HeaderValue::from_static("first.example"));
+        h.append("host", HeaderValue::from_static("second.example"));
+        h.insert("user-agent", HeaderValue::from_static("curl/8.5"));
+        let scan = W3cHeaders::new(&h);
+        assert_eq!(scan.host, h.get("host"));
+        assert_eq!(scan.host.unwrap(), "first.example");
+        assert_eq!(scan.user_agent, h.get("user-agent"));
+        assert_eq!(scan.found[1].0, 1, "tracestate still counted");
+    }
+
+    /// Reads an `x-trace: <span id in hex>` header of its own (under a
+    /// trace id of 1), declaring `fields` and whether it reads only them.
+    struct OwnHeader {
+        fields: &'static [&'static str],
+        reads_only: bool,
+    }
+
+    impl TextMapPropagator for OwnHeader {
+        fn inject_context(&self, _: &Context, _: &mut dyn Injector) {}
+
+        fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+            use crate::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+            let Some(id) = extractor
+                .get("x-trace")
+                .and_then(|v| u64::from_str_radix(v, 16).ok())
+            else {
+                return cx.clone();
+            };
+            cx.clone().with_span_context(SpanContext::new(
+                TraceId::from_u128(1),
+                SpanId::from_u64(id),
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::default(),
+            ))
+        }
+
+        fn fields(&self) -> &[&'static str] {
+            self.fields
+        }
+
+        fn extract_reads_only_fields(&self) -> bool {
+            self.reads_only
+        }
+    }
+
+    #[test]
+    fn requests_without_w3c_headers_skip_only_propagators_that_read_nothing_else() {
+        use crate::propagation::{BaggagePropagator, TextMapCompositePropagator};
+        let mut plain = HeaderMap::new();
+        plain.insert("host", HeaderValue::from_static("example.com"));
+        plain.insert("x-trace", HeaderValue::from_static("b7ad6b7169203331"));
+        let mut traced = plain.clone();
+        traced.insert(
+            "traceparent",
+            HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        );
+        let span_id = |p: &dyn TextMapPropagator, h: &HeaderMap| {
+            let via_scan = W3cHeaders::new(h).extract_with(p);
+            // The same answer as asking the propagator.
+            assert_eq!(
+                via_scan.span_context(),
+                p.extract(h).span_context(),
+                "{:?}",
+                p.fields()
+            );
+            via_scan.span_context().span_id().to_u64()
+        };
+
+        let w3c = TextMapCompositePropagator::default();
+        assert!(w3c.extract_reads_only_fields());
+        assert!(BaggagePropagator::new().extract_reads_only_fields());
+        assert_eq!(span_id(&w3c, &plain), 0, "nothing to extract");
+        assert_eq!(span_id(&w3c, &traced), 0xb7ad6b7169203331);
+
+        // A propagator that may read more than its fields is always asked.
+        let unsure = OwnHeader {
+            fields: &["traceparent"],
+            reads_only: false,
+        };
+        assert_eq!(span_id(&unsure, &plain), 0xb7ad6b7169203331);
+        // So is one whose fields are not the W3C ones.
+        let own = OwnHeader {
+            fields: &["x-trace"],
+            reads_only: true,
+        };
+        assert_eq!(span_id(&own, &plain), 0xb7ad6b7169203331);
+        // A composite is sure only when each of its propagators is.
+        let mixed = TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(OwnHeader {
+                fields: &["tracestate"],
+                reads_only: false,
+            }),
+        ]);
+        assert!(!mixed.extract_reads_only_fields());
+        assert_eq!(span_id(&mixed, &plain), 0xb7ad6b7169203331);
     }
 }

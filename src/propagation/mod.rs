@@ -116,6 +116,22 @@ pub trait TextMapPropagator: Send + Sync + 'static {
     /// The header names this propagator reads and writes.
     fn fields(&self) -> &[&'static str];
 
+    /// Whether [`extract_with_context`](Self::extract_with_context) reads
+    /// nothing but the carrier's [`fields`](Self::fields), and returns `cx`
+    /// unchanged when none of them is present. The server layer then skips
+    /// extraction for a request that carries none of them (most requests
+    /// from outside a traced system). TraceLite's propagators say so; the
+    /// default, `false`, means the propagator is always asked.
+    ///
+    /// ```
+    /// use tracelite::propagation::{TextMapPropagator, TraceContextPropagator};
+    ///
+    /// assert!(TraceContextPropagator::new().extract_reads_only_fields());
+    /// ```
+    fn extract_reads_only_fields(&self) -> bool {
+        false
+    }
+
     /// Writes the current context's fields into `injector`.
     fn inject(&self, injector: &mut dyn Injector) {
         self.inject_context(&Context::current(), injector);

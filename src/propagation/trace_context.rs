@@ -79,6 +79,10 @@ impl TextMapPropagator for TraceContextPropagator {
     fn fields(&self) -> &[&'static str] {
         &FIELDS
     }
+
+    fn extract_reads_only_fields(&self) -> bool {
+        true
+    }
 }
 
 /// The remote span context in the carrier, if its `traceparent` is valid.
