@@ -75,7 +75,8 @@ fn raw_now() -> u64 {
 /// Where monotonic readings come from, chosen once per process.
 static SOURCE: OnceLock<Source> = OnceLock::new();
 
-/// The environment variable that forces `Instant` as the monotonic source.
+/// The environment variable that chooses the monotonic source: `auto` (the
+/// default) or `monotonic` (`Instant` always).
 const CLOCK_VAR: &str = "TRACELITE_CLOCK";
 
 /// The process's monotonic source.
@@ -107,6 +108,15 @@ enum Source {
 impl Source {
     #[cold]
     fn choose() -> Source {
+        if let Some(value) = std::env::var_os(CLOCK_VAR) {
+            let value = value.to_string_lossy();
+            if !clock_var_known(&value) {
+                crate::diagnostics::warn(&format!(
+                    "ignoring {CLOCK_VAR}={value:?}: expected `monotonic` (span times from \
+                     std::time::Instant) or `auto` (the default)"
+                ));
+            }
+        }
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
         if host_allows_tsc() {
             if let Some(source) = tsc::calibrate() {
@@ -178,6 +188,15 @@ fn host_allows_tsc() -> bool {
         clocksource.as_deref(),
         flags.as_deref(),
     )
+}
+
+/// Whether `TRACELITE_CLOCK`'s value is one it takes (any case, blanks
+/// around ignored; empty is the default).
+fn clock_var_known(value: &str) -> bool {
+    let value = value.trim();
+    value.is_empty()
+        || value.eq_ignore_ascii_case("monotonic")
+        || value.eq_ignore_ascii_case("auto")
 }
 
 /// Whether the TSC may be the source: not forced off by `TRACELITE_CLOCK`
@@ -528,6 +547,13 @@ mod tests {
         assert!(!tsc_allowed(None, None, flags), "no sysfs: Instant");
         assert!(!tsc_allowed(Some("monotonic"), Some("tsc"), flags));
         assert!(!tsc_allowed(Some(" Monotonic\n"), Some("tsc"), flags));
+        assert!(tsc_allowed(Some("auto"), Some("tsc"), flags));
+        for known in ["", " ", "monotonic", "MONOTONIC\n", "auto", "Auto"] {
+            assert!(clock_var_known(known), "{known:?}");
+        }
+        for unknown in ["instant", "tsc", "monotonic,auto", "0"] {
+            assert!(!clock_var_known(unknown), "{unknown:?}");
+        }
         let without = Some("flags\t\t: fpu vme tsc msr lm constant_tsc rdtscpx");
         assert!(!tsc_allowed(None, Some("tsc"), without), "no RDTSCP");
         assert!(!tsc_allowed(None, Some("tsc"), None), "no cpuinfo");
