@@ -4,7 +4,10 @@
 //! shared VM. The per-round ratios' median and quartiles are printed. The
 //! criterion `peers` bench gives each library's absolute figures; this one
 //! is for the ratio, which criterion's one-library-after-the-other groups
-//! cannot hold steady on a noisy machine (BENCHMARKS.md).
+//! cannot hold steady on a noisy machine (BENCHMARKS.md). The batch shapes
+//! flush each library's processor after its side of a round (untimed), so
+//! one library's export thread is not still draining its queue while the
+//! other is timed.
 //!
 //! `cargo bench -p tracelite-peers-bench --bench ratios [-- FILTER]`
 
@@ -21,7 +24,7 @@ mod otel_shapes;
 use opentelemetry::trace::TracerProvider as _;
 
 /// Rounds per shape.
-const ROUNDS: usize = 41;
+const ROUNDS: usize = 101;
 /// Each side's share of a round, roughly.
 const SIDE: Duration = Duration::from_millis(15);
 
@@ -39,11 +42,30 @@ fn calibrate(f: &mut dyn FnMut(u64) -> Duration) -> u64 {
 }
 
 /// The median and quartiles of TraceLite / OpenTelemetry over the rounds.
-fn interleave(
+fn interleave(name: &str, tl: impl FnMut(u64) -> Duration, ot: impl FnMut(u64) -> Duration) {
+    interleave_settled(name, tl, ot, || {}, || {});
+}
+
+/// [`interleave`], with each side followed (untimed) by its `settle`: for
+/// the batch shapes, a flush, so that neither library's export thread is
+/// still working off its queue while the other is timed.
+fn interleave_settled(
     name: &str,
     mut tl: impl FnMut(u64) -> Duration,
     mut ot: impl FnMut(u64) -> Duration,
+    mut settle_tl: impl FnMut(),
+    mut settle_ot: impl FnMut(),
 ) {
+    let mut tl = move |n| {
+        let took = tl(n);
+        settle_tl();
+        took
+    };
+    let mut ot = move |n| {
+        let took = ot(n);
+        settle_ot();
+        took
+    };
     let n_tl = calibrate(&mut tl);
     let n_ot = calibrate(&mut ot);
     let mut ratios = Vec::with_capacity(ROUNDS);
@@ -117,13 +139,19 @@ fn main() {
         let tl_tracer = tl.tracer("bench");
         let ot = otel_shapes::otel_batch_provider();
         let ot_tracer = ot.tracer("bench");
-        interleave(
+        interleave_settled(
             &name,
             |n| shapes::on_threads(threads, n, || shapes::span_with_4_attributes(&tl_tracer)),
             |n| {
                 shapes::on_threads(threads, n, || {
                     otel_shapes::otel_span_with_4_attributes(&ot_tracer)
                 })
+            },
+            || {
+                let _ = tl.force_flush();
+            },
+            || {
+                let _ = ot.force_flush();
             },
         );
     }
