@@ -56,6 +56,8 @@
 //!   [`otlp`] OTLP/HTTP in and out.
 
 #![warn(missing_docs)]
+// One exception, allowed where it stands: the clock's `RDTSCP` read
+// (`trace/clock.rs`, see ARCHITECTURE.md, Time).
 #![deny(unsafe_code)]
 
 pub mod analysis;
