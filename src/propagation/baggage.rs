@@ -10,7 +10,7 @@ use crate::trace::{Baggage, Context};
 
 use super::names::BAGGAGE;
 
-static FIELDS: [&str; 1] = [super::names::BAGGAGE];
+static FIELDS: [&str; 1] = [BAGGAGE];
 
 /// Propagates [`Baggage`] with the W3C `baggage` header.
 ///

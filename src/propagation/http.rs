@@ -148,6 +148,7 @@ pub fn extract_from_headers(headers: &HeaderMap) -> Context {
 /// the propagators ask for `traceparent`, `tracestate` and `baggage` one
 /// after the other, and a request with none of them (or one of each) is
 /// then scanned once instead of three times.
+///
 /// The same pass notes the first `host` and `user-agent`, which the server
 /// layer records.
 pub(crate) struct W3cHeaders<'a> {

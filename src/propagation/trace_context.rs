@@ -6,7 +6,7 @@ use crate::trace::{Context, SpanContext, SpanId, TraceFlags, TraceId, TraceState
 
 use super::names::{TRACEPARENT, TRACESTATE};
 
-static FIELDS: [&str; 2] = [super::names::TRACEPARENT, super::names::TRACESTATE];
+static FIELDS: [&str; 2] = [TRACEPARENT, TRACESTATE];
 
 /// The length of a version `00` traceparent.
 const TRACEPARENT_LEN: usize = 55;
