@@ -207,7 +207,7 @@ fn server_layer(c: &mut Criterion) {
 /// against the same service without the layer. No sockets, so the figure is
 /// steady: the layer's own cost per request, in nanoseconds.
 fn layer_in_process(c: &mut Criterion) {
-    use layer_request::{ok, run, run_untraced};
+    use layer_request::{ok, request, run, untraced_request};
 
     let (noop_provider, batch_provider) = providers();
     let mut plain = tower::service_fn(ok);
@@ -216,18 +216,22 @@ fn layer_in_process(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("server_layer_in_process");
     g.measurement_time(Duration::from_secs(3));
-    g.bench_function("without_layer", |b| b.iter(|| run(&mut plain)));
-    g.bench_function("layer_noop_processor", |b| b.iter(|| run(&mut noop)));
-    g.bench_function("layer_batch_processor", |b| b.iter(|| run(&mut batch)));
+    g.bench_function("without_layer", |b| b.iter(|| run(&mut plain, request())));
+    g.bench_function("layer_noop_processor", |b| {
+        b.iter(|| run(&mut noop, request()))
+    });
+    g.bench_function("layer_batch_processor", |b| {
+        b.iter(|| run(&mut batch, request()))
+    });
     // The bare GET of a client without tracing (as over loopback below).
     g.bench_function("untraced_request/without_layer", |b| {
-        b.iter(|| run_untraced(&mut plain))
+        b.iter(|| run(&mut plain, untraced_request()))
     });
     g.bench_function("untraced_request/layer_noop_processor", |b| {
-        b.iter(|| run_untraced(&mut noop))
+        b.iter(|| run(&mut noop, untraced_request()))
     });
     g.bench_function("untraced_request/layer_batch_processor", |b| {
-        b.iter(|| run_untraced(&mut batch))
+        b.iter(|| run(&mut batch, untraced_request()))
     });
     g.finish();
 }

@@ -30,7 +30,7 @@ mod shapes;
 #[path = "../benches/common/layer_request.rs"]
 mod layer_request;
 
-use layer_request::{ok, run, run_untraced};
+use layer_request::{ok, request, run, untraced_request};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -64,14 +64,12 @@ fn main() {
         std::process::exit(2);
     }
     let began = Instant::now();
+    let make = if untraced { untraced_request } else { request };
     for _ in 0..n {
-        match (mode.as_str(), untraced) {
-            ("plain", false) => run(&mut plain),
-            ("plain", true) => run_untraced(&mut plain),
-            ("noop", false) => run(&mut with_noop),
-            ("noop", true) => run_untraced(&mut with_noop),
-            (_, false) => run(&mut with_batch),
-            (_, true) => run_untraced(&mut with_batch),
+        match mode.as_str() {
+            "plain" => run(&mut plain, make()),
+            "noop" => run(&mut with_noop, make()),
+            _ => run(&mut with_batch, make()),
         }
     }
     let per = began.elapsed().as_nanos() as f64 / n.max(1) as f64;

@@ -52,34 +52,11 @@ pub fn untraced_request() -> Request<Full<Bytes>> {
     req
 }
 
-/// [`run_request`] with [`request`].
+/// Calls the service with `req` ([`request`] or [`untraced_request`]),
+/// polls the response and its body to the end; out of line so a profile
+/// attributes the request in one place.
 #[inline(never)]
-pub fn run<S, B>(service: &mut S)
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
-    S::Error: std::fmt::Debug,
-    B: http_body::Body<Data = Bytes>,
-    B::Error: std::fmt::Debug,
-{
-    run_request(service, request());
-}
-
-/// [`run_request`] with [`untraced_request`].
-#[inline(never)]
-pub fn run_untraced<S, B>(service: &mut S)
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
-    S::Error: std::fmt::Debug,
-    B: http_body::Body<Data = Bytes>,
-    B::Error: std::fmt::Debug,
-{
-    run_request(service, untraced_request());
-}
-
-/// Calls the service with `req`, polls the response and its body to the
-/// end.
-#[inline(always)]
-pub fn run_request<S, B>(service: &mut S, req: Request<Full<Bytes>>)
+pub fn run<S, B>(service: &mut S, req: Request<Full<Bytes>>)
 where
     S: Service<Request<Full<Bytes>>, Response = Response<B>>,
     S::Error: std::fmt::Debug,

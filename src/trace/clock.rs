@@ -108,17 +108,15 @@ enum Source {
 impl Source {
     #[cold]
     fn choose() -> Source {
-        if let Some(value) = std::env::var_os(CLOCK_VAR) {
-            let value = value.to_string_lossy();
-            if !clock_var_known(&value) {
-                crate::diagnostics::warn(&format!(
-                    "ignoring {CLOCK_VAR}={value:?}: expected `monotonic` (span times from \
-                     std::time::Instant) or `auto` (the default)"
-                ));
-            }
+        let forced = std::env::var_os(CLOCK_VAR).map(|v| v.to_string_lossy().into_owned());
+        if let Some(value) = forced.as_deref().filter(|v| !clock_var_known(v)) {
+            crate::diagnostics::warn(&format!(
+                "ignoring {CLOCK_VAR}={value:?}: expected `monotonic` (span times from \
+                 std::time::Instant) or `auto` (the default)"
+            ));
         }
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        if host_allows_tsc() {
+        if host_allows_tsc(forced.as_deref()) {
             if let Some(source) = tsc::calibrate() {
                 return source;
             }
@@ -169,9 +167,9 @@ fn nanos_since(origin: Instant) -> u64 {
         .saturating_add(u64::from(since.subsec_nanos()))
 }
 
-/// [`tsc_allowed`] for this process and machine.
+/// [`tsc_allowed`] for this machine, with `TRACELITE_CLOCK` set to `forced`.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-fn host_allows_tsc() -> bool {
+fn host_allows_tsc(forced: Option<&str>) -> bool {
     use std::io::BufRead;
     let clocksource =
         std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
@@ -183,11 +181,7 @@ fn host_allows_tsc() -> bool {
             .map_while(Result::ok)
             .find(|line| line.starts_with("flags"))
     });
-    tsc_allowed(
-        std::env::var(CLOCK_VAR).ok().as_deref(),
-        clocksource.as_deref(),
-        flags.as_deref(),
-    )
+    tsc_allowed(forced, clocksource.as_deref(), flags.as_deref())
 }
 
 /// Whether `TRACELITE_CLOCK`'s value is one it takes (any case, blanks
@@ -559,7 +553,11 @@ mod tests {
         assert!(!tsc_allowed(None, Some("tsc"), None), "no cpuinfo");
         // This process chose by the same rule.
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        let here = host_allows_tsc();
+        let here = host_allows_tsc(
+            std::env::var_os(CLOCK_VAR)
+                .map(|v| v.to_string_lossy().into_owned())
+                .as_deref(),
+        );
         #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
         let here = false;
         let source = SOURCE.get_or_init(Source::choose);
