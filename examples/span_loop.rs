@@ -37,6 +37,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let mut stats = None;
     let provider = match mode.as_str() {
         "none" => shapes::provider(true, false),
         "noop" => shapes::provider(true, true),
@@ -46,7 +47,11 @@ fn main() {
             .with_sampler(AlwaysOn)
             .with_processor(SimpleSpanProcessor::new(shapes::NoopExporter))
             .build(),
-        "batch" => shapes::batch_provider().0,
+        "batch" => {
+            let (provider, batch_stats) = shapes::batch_provider();
+            stats = Some(batch_stats);
+            provider
+        }
         other => {
             eprintln!("span_loop: unknown mode {other:?} (none, noop, simple, off, batch)");
             std::process::exit(2);
@@ -74,4 +79,13 @@ fn main() {
     });
     let per_span = began.elapsed().as_nanos() as f64 / count as f64;
     eprintln!("{mode} ×{threads} threads: {per_span:.1} ns a span (wall time per thread)");
+    if let Some(stats) = stats {
+        // Spans refused by a full queue cost the caller less than queued
+        // ones: a figure with many of them is not the queued path's.
+        eprintln!(
+            "batch: {} queued, {} dropped (queue full)",
+            stats.queued(),
+            stats.dropped()
+        );
+    }
 }

@@ -24,13 +24,13 @@ thread_local! {
     static UNREAD_LOCAL: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// How often at most a "spans dropped" warning is printed.
 /// While spans keep arriving (a drain found at least half a batch), the
 /// worker naps this long and looks again instead of parking: the
 /// application threads then find it awake and need not wake it, which is a
 /// system call (and, on a VM, an interrupt to another vCPU) on their path.
 const BUSY_NAP: Duration = Duration::from_micros(200);
 
+/// How often at most a "spans dropped" warning is printed.
 const DROP_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// Attempts for a batch whose export fails with a transient error.
 const MAX_ATTEMPTS: u32 = 4;
