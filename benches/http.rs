@@ -207,7 +207,7 @@ fn server_layer(c: &mut Criterion) {
 /// against the same service without the layer. No sockets, so the figure is
 /// steady: the layer's own cost per request, in nanoseconds.
 fn layer_in_process(c: &mut Criterion) {
-    use layer_request::{ok, request, run, untraced_request};
+    use layer_request::{ok, request, run, server_span_alone, untraced_request};
 
     let (noop_provider, batch_provider) = providers();
     let mut plain = tower::service_fn(ok);
@@ -232,6 +232,18 @@ fn layer_in_process(c: &mut Criterion) {
     });
     g.bench_function("untraced_request/layer_batch_processor", |b| {
         b.iter(|| run(&mut batch, untraced_request()))
+    });
+    // The same request's span made by hand, without the layer: the part of
+    // the layer's cost that is the tracer's.
+    let (noop_tracer, batch_tracer) = (
+        noop_provider.tracer("bench"),
+        batch_provider.tracer("bench"),
+    );
+    g.bench_function("untraced_request/span_alone_noop_processor", |b| {
+        b.iter(|| server_span_alone(&noop_tracer))
+    });
+    g.bench_function("untraced_request/span_alone_batch_processor", |b| {
+        b.iter(|| server_span_alone(&batch_tracer))
     });
     g.finish();
 }

@@ -8,6 +8,8 @@
 //! cargo build --release --example layer_loop
 //! valgrind --tool=callgrind target/release/examples/layer_loop noop 20000
 //! # modes: plain (no layer) | noop (layer, no-op processor) | batch;
+//! # span-noop | span-batch: the untraced request's span made by hand
+//! # with the tracer alone (no layer, no request), the tracer's share;
 //! # REQUEST=untraced: the bare GET of a client without tracing instead
 //! # the layer's cost: (noop N) - (noop 0), less the same for plain, over N
 //! ```
@@ -30,7 +32,7 @@ mod shapes;
 #[path = "../benches/common/layer_request.rs"]
 mod layer_request;
 
-use layer_request::{ok, request, run, untraced_request};
+use layer_request::{ok, request, run, server_span_alone, untraced_request};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -59,17 +61,23 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if !matches!(mode.as_str(), "plain" | "noop" | "batch") {
-        eprintln!("unknown mode {mode:?}: plain | noop | batch");
+    if !matches!(
+        mode.as_str(),
+        "plain" | "noop" | "batch" | "span-noop" | "span-batch"
+    ) {
+        eprintln!("unknown mode {mode:?}: plain | noop | batch | span-noop | span-batch");
         std::process::exit(2);
     }
     let began = Instant::now();
     let make = if untraced { untraced_request } else { request };
+    let (noop_tracer, batch_tracer) = (noop.tracer("bench"), batch.tracer("bench"));
     for _ in 0..n {
         match mode.as_str() {
             "plain" => run(&mut plain, make()),
             "noop" => run(&mut with_noop, make()),
-            _ => run(&mut with_batch, make()),
+            "batch" => run(&mut with_batch, make()),
+            "span-noop" => server_span_alone(&noop_tracer),
+            _ => server_span_alone(&batch_tracer),
         }
     }
     let per = began.elapsed().as_nanos() as f64 / n.max(1) as f64;

@@ -73,3 +73,22 @@ where
         std::hint::black_box(frame.ok());
     }
 }
+
+/// The span the layer makes for [`untraced_request`], made directly with
+/// the tracer's public API and nothing else: a root SERVER span named `GET`
+/// with the same seven attributes (static strings, the cheapest kind),
+/// ended at once. What the tracer core alone costs for the span the layer
+/// must record; the layer's own work (the header scan, the context entered
+/// while the service is polled, the response future and body) is the rest.
+#[inline(never)]
+pub fn server_span_alone(tracer: &tracelite::Tracer) {
+    let span = tracer.span("GET").kind(tracelite::SpanKind::Server).start();
+    span.set_attribute("http.request.method", "GET");
+    span.set_attribute("url.path", "/hello");
+    span.set_attribute("url.scheme", "http");
+    span.set_attribute("server.address", "127.0.0.1");
+    span.set_attribute("server.port", 8080);
+    span.set_attribute("network.protocol.version", "1.1");
+    span.set_attribute("http.response.status_code", 200);
+    span.end();
+}
