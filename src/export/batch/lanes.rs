@@ -216,9 +216,19 @@ impl Lanes {
         };
         visit(&self.fallback);
         lanes.retain(|lane| {
+            // Only this list holds it: the thread has exited, and with it
+            // the only way to push into the lane, so this visit is its last.
+            // Read before the visit, not after: a thread alive at the visit
+            // can push more and exit before a later check, and those spans
+            // would leave with the lane.
+            let orphaned = Arc::strong_count(lane) == 1;
+            if orphaned {
+                // Pairs with the release of the thread's reference: its
+                // last push is seen by the visit.
+                std::sync::atomic::fence(Ordering::Acquire);
+            }
             visit(lane);
-            // Only this list holds it: the thread has exited.
-            Arc::strong_count(lane) > 1
+            !orphaned
         });
         drop(lanes);
         self.release(unused);
@@ -273,6 +283,39 @@ mod tests {
         lanes.release(taken.len());
         assert_eq!(lanes.push(&mut Some(spans(1).remove(0))), Pushed::Queued);
         assert_eq!(lanes.collect(&mut taken, &mut spare, false), 1);
+    }
+
+    #[test]
+    fn spans_pushed_just_before_a_thread_exits_are_collected() {
+        // The worker collects while threads push and exit: a lane must not
+        // be let go with spans its thread pushed after the visit.
+        let span = spans(1).remove(0);
+        for _round in 0..50 {
+            let lanes = Arc::new(Lanes::new(1_000_000));
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let (lanes, span) = (lanes.clone(), span.clone());
+                    std::thread::spawn(move || {
+                        for _ in 0..2_000 {
+                            assert_eq!(lanes.push(&mut Some(span.clone())), Pushed::Queued);
+                        }
+                    })
+                })
+                .collect();
+            let (mut taken, mut spare) = (Vec::new(), Vec::new());
+            let mut collected = 0;
+            while !threads.iter().all(|t| t.is_finished()) {
+                collected += lanes.collect(&mut taken, &mut spare, false);
+                // A pending list that is never empty: each visit appends.
+                taken.truncate(1);
+            }
+            for t in threads {
+                t.join().unwrap();
+            }
+            collected += lanes.collect(&mut taken, &mut spare, false);
+            assert_eq!(collected, 4_000, "every pushed span is collected once");
+            assert_eq!(lanes.lanes.lock().unwrap().len(), 0);
+        }
     }
 
     #[test]
