@@ -97,6 +97,10 @@ pub(super) struct Lanes {
     /// For spans ended where the thread's list is unreachable (during
     /// thread teardown, or from a processor's own callback).
     fallback: Arc<Lane>,
+    /// Set by the final collection (under the `lanes` lock): a lane
+    /// registered after it starts closed, so its spans are refused and
+    /// counted rather than queued where no visit will come.
+    closed: AtomicBool,
     /// Room not yet handed to a lane.
     free: AtomicUsize,
     credit_step: usize,
@@ -109,6 +113,7 @@ impl Lanes {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             lanes: Mutex::new(Vec::new()),
             fallback: Arc::new(Lane::new()),
+            closed: AtomicBool::new(false),
             free: AtomicUsize::new(max_queue_size),
             // Small queues are shared out span by span, so that the bound
             // stays close to exact; large ones in steps.
@@ -174,10 +179,12 @@ impl Lanes {
         // Lanes of processors that have shut down are of no more use.
         list.retain(|(_, lane)| !lane.closed.load(Ordering::Relaxed));
         let lane = Arc::new(Lane::new());
-        self.lanes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(lane.clone());
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        if self.closed.load(Ordering::Relaxed) {
+            lane.closed.store(true, Ordering::Relaxed);
+        }
+        lanes.push(lane.clone());
+        drop(lanes);
         list.push((self.id, lane));
         list.len() - 1
     }
@@ -195,6 +202,9 @@ impl Lanes {
         let before = into.len();
         let mut unused = 0;
         let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        if close {
+            self.closed.store(true, Ordering::Relaxed);
+        }
         let mut visit = |lane: &Lane| {
             let mut state = lane.lock();
             if !state.spans.is_empty() {
@@ -325,5 +335,13 @@ mod tests {
         let (mut taken, mut spare) = (Vec::new(), Vec::new());
         assert_eq!(lanes.collect(&mut taken, &mut spare, true), 1);
         assert_eq!(lanes.push(&mut Some(spans(1).remove(0))), Pushed::Closed);
+        // A thread that registers its lane only now is refused too: no
+        // collection would ever come for it.
+        let lanes = Arc::new(lanes);
+        let late = lanes.clone();
+        let pushed = std::thread::spawn(move || late.push(&mut Some(spans(1).remove(0))))
+            .join()
+            .unwrap();
+        assert_eq!(pushed, Pushed::Closed);
     }
 }
