@@ -392,9 +392,18 @@ fn push_limited(
     }
 }
 
+/// Room a span's first attribute makes at once: HTTP and database spans
+/// commonly carry five to eight, and growing 4 → 8 is a second allocation
+/// and a copy per span wherever the vector is not recycled (a processor
+/// that drops what it gets, a thread's first spans).
+const FIRST_ATTRIBUTE_ROOM: usize = 8;
+
 #[cold]
 #[inline(never)]
 fn push_growing(list: &mut Vec<KeyValue>, pair: KeyValue) {
+    if list.capacity() == 0 {
+        list.reserve_exact(FIRST_ATTRIBUTE_ROOM);
+    }
     list.push(pair);
 }
 
