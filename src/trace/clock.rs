@@ -108,7 +108,7 @@ enum Source {
 impl Source {
     #[cold]
     fn choose() -> Source {
-        let forced = std::env::var_os(CLOCK_VAR).map(|v| v.to_string_lossy().into_owned());
+        let forced = clock_var();
         if let Some(value) = forced.as_deref().filter(|v| !clock_var_known(v)) {
             crate::diagnostics::warn(&format!(
                 "ignoring {CLOCK_VAR}={value:?}: expected `monotonic` (span times from \
@@ -182,6 +182,11 @@ fn host_allows_tsc(forced: Option<&str>) -> bool {
             .find(|line| line.starts_with("flags"))
     });
     tsc_allowed(forced, clocksource.as_deref(), flags.as_deref())
+}
+
+/// `TRACELITE_CLOCK`'s value, if set.
+fn clock_var() -> Option<String> {
+    std::env::var_os(CLOCK_VAR).map(|v| v.to_string_lossy().into_owned())
 }
 
 /// Whether `TRACELITE_CLOCK`'s value is one it takes (any case, blanks
@@ -553,11 +558,7 @@ mod tests {
         assert!(!tsc_allowed(None, Some("tsc"), None), "no cpuinfo");
         // This process chose by the same rule.
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        let here = host_allows_tsc(
-            std::env::var_os(CLOCK_VAR)
-                .map(|v| v.to_string_lossy().into_owned())
-                .as_deref(),
-        );
+        let here = host_allows_tsc(clock_var().as_deref());
         #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
         let here = false;
         let source = SOURCE.get_or_init(Source::choose);
